@@ -1,0 +1,54 @@
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "core/uuid.h"
+
+namespace suoke {
+namespace {
+
+Result<int> parse_positive(int v) {
+  if (v <= 0) return Error::make("not positive: " + std::to_string(v), "parse");
+  return v;
+}
+
+TEST(Result, CarriesValueOrError) {
+  auto good = parse_positive(3);
+  ASSERT_TRUE(good.ok());
+  EXPECT_EQ(*good, 3);
+  auto bad = parse_positive(-1);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, "not positive: -1");
+  EXPECT_EQ(bad.error().kind, "parse");
+  Result<void> v = Ok();
+  EXPECT_TRUE(v.ok());
+  Result<void> e = Error::make("x");
+  EXPECT_FALSE(e.ok());
+}
+
+TEST(Uuid, IsCanonicalVersion4AndUnique) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = uuid_v4();
+    ASSERT_TRUE(is_uuid(id)) << id;
+    EXPECT_EQ(id[14], '4');
+    EXPECT_TRUE(id[19] == '8' || id[19] == '9' || id[19] == 'a' || id[19] == 'b');
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+  EXPECT_FALSE(is_uuid("not-a-uuid"));
+  EXPECT_FALSE(is_uuid("123e4567-e89b-12d3-a456-42661417400g"));
+  EXPECT_TRUE(is_uuid("123E4567-E89B-12D3-A456-426614174000"));
+}
+
+TEST(FakeClock, AdvancesOnlyWhenTold) {
+  FakeClock clock(1000);
+  EXPECT_EQ(clock.now_ms(), 1000);
+  clock.advance_ms(2500);
+  EXPECT_EQ(clock.now_seconds(), 3);
+}
+
+}  // namespace
+}  // namespace suoke
