@@ -1,15 +1,139 @@
-// TEMPORARY: replaced by the real gateway wiring (src/gateway/app) during this issue.
-#include <cstdio>
+#include <signal.h>
 
+#include <cstdio>
+#include <thread>
+
+#include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/signals.h"
+#include "core/log.h"
+#include "gateway/app/gateway_app.h"
 
 namespace suoke::cli {
-int run_gateway(const std::vector<std::string>&) {
-  std::fprintf(stderr, "suoke gateway: not built yet\n");
-  return 1;
+namespace {
+
+const std::vector<FlagSpec>& gateway_flags() {
+  static const std::vector<FlagSpec> flags = {
+      {"proxy-listen", true, "address the proxy listens on (Kong's proxy_listen)", "0.0.0.0:8000"},
+      {"admin-listen", true, "address of the Kong-compatible Admin API, or 'off'", "127.0.0.1:8001"},
+      {"status-listen", true, "address of the status endpoint (/status), or 'off'", "127.0.0.1:8100"},
+      {"workers", true, "proxy worker threads, one event loop each (Kong's nginx_worker_processes)",
+       "number of cores"},
+      {"data-dir", true, "directory where Admin API writes are persisted (kong.json); '' keeps them in memory",
+       "./suoke-data"},
+      {"config", true, "Kong 3.x declarative config (YAML or JSON) loaded at start and on SIGHUP", ""},
+      {"max-body-size", true, "largest request body accepted, in bytes (413 beyond; 0 = unlimited)", "8388608"},
+      {"log-level", true, "debug | info | warn | error", "info"},
+      {"help", false, "show this help", ""},
+  };
+  return flags;
 }
-int run_up(const std::vector<std::string>&) {
-  std::fprintf(stderr, "suoke up: not built yet\n");
-  return 1;
+
+Result<int> parse_int(const std::string& flag, const std::string& text) {
+  try {
+    size_t used = 0;
+    long long v = std::stoll(text, &used);
+    if (used != text.size() || v < 0 || v > 1'000'000'000'000LL) throw std::invalid_argument(text);
+    return static_cast<int>(std::min<long long>(v, 2'000'000'000));
+  } catch (const std::exception&) {
+    return Error::make("--" + flag + ": expected a non-negative integer, got '" + text + "'", "usage");
+  }
 }
+
+}  // namespace
+
+// Shared by `suoke gateway` and `suoke up`: turns flags into GatewayOptions.
+Result<gateway::GatewayOptions> gateway_options_from(const ParsedArgs& parsed) {
+  gateway::GatewayOptions options;
+  auto endpoint = [&](const char* flag, http::Endpoint* out, bool* enabled) -> Result<void> {
+    if (!parsed.has(flag)) return Ok();
+    std::string value = parsed.get(flag);
+    if (value == "off") {
+      *enabled = false;
+      return Ok();
+    }
+    auto parsed_endpoint = http::parse_endpoint(value);
+    if (!parsed_endpoint.ok()) return Error::make(std::string("--") + flag + ": " + parsed_endpoint.error().message);
+    *out = *parsed_endpoint;
+    return Ok();
+  };
+  bool proxy_enabled = true;
+  if (auto r = endpoint("proxy-listen", &options.proxy_listen, &proxy_enabled); !r.ok()) return r.error();
+  if (!proxy_enabled) return Error::make("--proxy-listen cannot be off", "usage");
+  if (auto r = endpoint("admin-listen", &options.admin_listen, &options.admin_enabled); !r.ok()) return r.error();
+  if (auto r = endpoint("status-listen", &options.status_listen, &options.status_enabled); !r.ok()) return r.error();
+  if (parsed.has("workers")) {
+    auto n = parse_int("workers", parsed.get("workers"));
+    if (!n.ok()) return n.error();
+    if (*n < 1 || *n > 256) return Error::make("--workers: expected 1..256", "usage");
+    options.workers = *n;
+  }
+  if (parsed.has("max-body-size")) {
+    auto n = parse_int("max-body-size", parsed.get("max-body-size"));
+    if (!n.ok()) return n.error();
+    options.limits.max_body_bytes = static_cast<size_t>(*n);
+  }
+  options.data_dir = parsed.has("data-dir") ? parsed.get("data-dir") : "./suoke-data";
+  options.config_file = parsed.get("config");
+  if (parsed.has("log-level")) {
+    log::Level level;
+    if (!log::parse_level(parsed.get("log-level"), &level)) {
+      return Error::make("--log-level: expected debug, info, warn or error", "usage");
+    }
+    log::set_level(level);
+  }
+  return options;
+}
+
+// Runs until SIGINT/SIGTERM; SIGHUP reloads the --config file. Returns the exit code.
+int serve_until_signal(gateway::GatewayApp& app) {
+  for (;;) {
+    int sig = wait_for_control_signal();
+    if (sig == SIGHUP) {
+      auto reloaded = app.reload_config_file();
+      if (reloaded.ok()) {
+        log::info("configuration reloaded on SIGHUP");
+      } else {
+        log::error("configuration reload failed; the running configuration is unchanged",
+                   {{"error", reloaded.error().message}});
+      }
+      continue;
+    }
+    log::info("shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+    app.stop();
+    return 0;
+  }
+}
+
+int run_gateway(const std::vector<std::string>& args) {
+  auto parsed = parse_args(args, gateway_flags());
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "suoke gateway: %s\n", parsed.error().message.c_str());
+    return 2;
+  }
+  if (parsed->has("help")) {
+    std::printf("%s", format_help("suoke gateway [flags]",
+                                  "The API gateway: a reverse proxy with Kong 3.x Services, Routes and plugins,\n"
+                                  "a Kong-compatible Admin API, and Kong declarative config in and out.",
+                                  gateway_flags())
+                          .c_str());
+    return 0;
+  }
+  auto options = gateway_options_from(*parsed);
+  if (!options.ok()) {
+    std::fprintf(stderr, "suoke gateway: %s\n", options.error().message.c_str());
+    return 2;
+  }
+  block_control_signals();
+  auto app = gateway::GatewayApp::start(std::move(options).value());
+  if (!app.ok()) {
+    std::fprintf(stderr, "suoke gateway: %s\n", app.error().message.c_str());
+    return 1;
+  }
+  std::printf("suoke gateway: proxy on port %u, admin API on port %u, status on port %u\n",
+              (*app)->proxy_port(), (*app)->admin_port(), (*app)->status_port());
+  std::fflush(stdout);
+  return serve_until_signal(**app);
+}
+
 }  // namespace suoke::cli
