@@ -334,7 +334,8 @@ std::optional<Match> Router::match(std::string_view method, std::string_view hos
 std::string Router::upstream_path(const Match& match, std::string_view req_uri) {
   if (match.route == nullptr || match.service == nullptr) return std::string(req_uri);
   const Route& route = *match.route;
-  std::string_view base = match.service->path.empty() ? "/" : match.service->path;
+  std::string_view base = match.service->path;
+  if (base.empty()) base = "/";
   if (req_uri.empty()) req_uri = "/";
 
   // Kong: with strip_path and a path match, the postfix is what follows the matched part;
