@@ -166,10 +166,15 @@ void WorkerPool::accept_loop(Worker& w, tcp::acceptor& acceptor) {
 }
 
 Result<void> WorkerPool::start(int workers, AcceptHandler* handler) {
-  if (started_) return Error::make(name_ + ": already started", "state");
+  auto created = create_workers(workers);
+  if (!created.ok()) return created;
+  return run(handler);
+}
+
+Result<void> WorkerPool::create_workers(int workers) {
+  if (started_ || workers_.size() > 1) return Error::make(name_ + ": already started", "state");
   if (bound_.empty()) return Error::make(name_ + ": start() before listen()", "state");
   if (workers < 1) workers = 1;
-  handler_ = handler;
   for (int i = 1; i < workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(static_cast<std::size_t>(i), tick_));
     for (const auto& ep : bound_) {
@@ -180,6 +185,13 @@ Result<void> WorkerPool::start(int workers, AcceptHandler* handler) {
       }
     }
   }
+  return Ok();
+}
+
+Result<void> WorkerPool::run(AcceptHandler* handler) {
+  if (started_) return Error::make(name_ + ": already started", "state");
+  if (bound_.empty()) return Error::make(name_ + ": start() before listen()", "state");
+  handler_ = handler;
   started_ = true;
   for (auto& w : workers_) {
     Worker* wp = w.get();

@@ -128,6 +128,10 @@ class WorkerPool {
   // opens the other workers' acceptors on the same address and port.
   Result<uint16_t> listen(const Endpoint& endpoint);
   Result<void> start(int workers, AcceptHandler* handler);
+  // start() in two steps, for owners that need every worker's io_context before the first
+  // accept: create_workers() opens the acceptors, run() starts the threads.
+  Result<void> create_workers(int workers);
+  Result<void> run(AcceptHandler* handler);
   void stop(std::chrono::milliseconds deadline);
 
   uint16_t port() const { return first_port_; }

@@ -1,0 +1,1025 @@
+#include "gateway/proxy/proxy_server.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+#include <charconv>
+#include <optional>
+#include <random>
+
+#include "core/log.h"
+#include "gateway/proxy/upstream.h"
+#include "gateway/router/router.h"
+#include "http/listener.h"
+#include "http/parser.h"
+
+namespace suoke::gateway::proxy {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using http::ConnState;
+using http::HeaderStore;
+using http::SteadyClock;
+using http::TimePoint;
+using http::Worker;
+using http::WorkerCounters;
+
+namespace {
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::chrono::milliseconds kLingerTime{2000};
+constexpr std::chrono::milliseconds kTick{10};
+
+void append_uint(std::string& out, uint64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  out.append(buf, end);
+}
+
+void append_header(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out.append(": ", 2);
+  out.append(value);
+  out.append("\r\n", 2);
+}
+
+bool is_hop_by_hop(bhttp::field f) {
+  switch (f) {
+    case bhttp::field::connection:
+    case bhttp::field::keep_alive:
+    case bhttp::field::proxy_connection:
+    case bhttp::field::te:
+    case bhttp::field::trailer:
+    case bhttp::field::transfer_encoding:
+    case bhttp::field::upgrade:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Names listed in a Connection header are hop-by-hop too (RFC 9110 7.6.1).
+bool listed_in_connection(std::string_view connection, std::string_view name) {
+  while (!connection.empty()) {
+    auto comma = connection.find(',');
+    auto token = connection.substr(0, comma);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (http::iequals(token, name)) return true;
+    if (comma == std::string_view::npos) break;
+    connection.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+bool connection_is_plain(std::string_view v) {
+  return v.empty() || http::iequals(v, "keep-alive") || http::iequals(v, "close");
+}
+
+// Proxy headers the gateway sets itself; incoming values are not trusted (Kong's default
+// trusted_ips is empty), except X-Forwarded-For, which is appended to.
+bool is_overridden_request_header(std::string_view name) {
+  if (name.size() < 9) return false;
+  char c = static_cast<char>(name[0] | 0x20);
+  if (c != 'x') return false;
+  return http::iequals(name, "x-forwarded-for") || http::iequals(name, "x-forwarded-proto") ||
+         http::iequals(name, "x-forwarded-host") || http::iequals(name, "x-forwarded-port") ||
+         http::iequals(name, "x-forwarded-path") || http::iequals(name, "x-forwarded-prefix") ||
+         http::iequals(name, "x-real-ip") || http::iequals(name, "x-request-id");
+}
+
+bool in_list(const http::HeaderList& list, std::string_view name) {
+  for (const auto& [k, v] : list) {
+    if (http::iequals(k, name)) return true;
+  }
+  return false;
+}
+
+class StoreView : public HeaderView {
+ public:
+  explicit StoreView(const HeaderStore& s) : s_(s) {}
+  std::size_t size() const override { return s_.size(); }
+  std::string_view name(std::size_t i) const override { return s_.name(i); }
+  std::string_view value(std::size_t i) const override { return s_.value(i); }
+  std::string_view get(std::string_view n) const override { return s_.find(n); }
+
+ private:
+  const HeaderStore& s_;
+};
+
+}  // namespace
+
+struct ProxyCore {
+  ProxyOptions options;
+  const SnapshotHolder& holder;
+  std::vector<std::unique_ptr<WorkerState>> workers;
+  http::Limits upstream_limits;
+};
+
+namespace {
+
+void make_request_id(WorkerState& ws, std::string& out) {
+  // xorshift128+: a uuid per request from std::random_device or mt19937 would cost more
+  // than the rest of the request head; ids need uniqueness, not secrecy.
+  uint64_t* s = ws.request_id_state;
+  auto next = [s]() {
+    uint64_t s1 = s[0];
+    const uint64_t s0 = s[1];
+    s[0] = s0;
+    s1 ^= s1 << 23;
+    s[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return s[1] + s0;
+  };
+  uint64_t hi = next(), lo = next();
+  hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
+  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.assign(36, '-');
+  int pos = 0;
+  for (uint64_t word : {hi, lo}) {
+    for (int shift = 60; shift >= 0; shift -= 4) {
+      if (pos == 8 || pos == 13 || pos == 18 || pos == 23) ++pos;
+      out[pos++] = kHex[(word >> shift) & 0xF];
+    }
+  }
+}
+
+class ProxySession : public http::Connection, public std::enable_shared_from_this<ProxySession> {
+ public:
+  ProxySession(Worker& w, ProxyCore& core, tcp::socket s)
+      : w_(w), core_(core), ws_(*core.workers[w.index()]), client_(std::move(s)) {}
+
+  ~ProxySession() override { close(); }
+
+  void start() {
+    w_.add(this);
+    WorkerCounters::bump(w_.counters().active);
+    boost::system::error_code ec;
+    auto remote = client_.remote_endpoint(ec);
+    if (!ec) client_ip_ = remote.address().to_string();
+    auto local = client_.local_endpoint(ec);
+    if (!ec) {
+      local_port_.clear();
+      append_uint(local_port_, local.port());
+    }
+    request_id_.reserve(40);
+    key_.reserve(64);
+    begin_request(true);
+  }
+
+  void on_deadline() override {
+    switch (phase_) {
+      case Phase::kIdle:
+        return close();
+      case Phase::kHead:
+      case Phase::kReqBody:
+        return send_error(408, http::kong_message(408));
+      case Phase::kConnect:
+      case Phase::kUpWrite:
+      case Phase::kUpRead:
+      case Phase::kRespBody:
+        timed_out_ = true;
+        if (up_) {
+          boost::system::error_code ec;
+          up_->sock.close(ec);
+        }
+        return;
+      default:
+        return close();
+    }
+  }
+
+  void on_drain() override {
+    if (phase_ == Phase::kIdle) close();
+  }
+
+  void on_abort() override { close(); }
+
+ private:
+  enum class Phase {
+    kIdle,
+    kHead,
+    kConnect,
+    kUpWrite,
+    kReqBody,
+    kUpRead,
+    kRespBody,
+    kClientWrite,
+    kError,
+    kLinger,
+    kClosed
+  };
+
+  // ---- client request ----
+
+  void begin_request(bool first) {
+    req_parser_.emplace(req_headers_, core_.options.limits);
+    req_parser_->eager(false);
+    phase_ = Phase::kIdle;
+    first_ = first;
+    continue_sent_ = false;
+    req_terminated_ = false;
+    resp_terminated_ = false;
+    response_started_ = false;
+    timed_out_ = false;
+    ctx_.reset();
+    w_.set_state(state_, first ? ConnState::kReading : ConnState::kWaiting);
+    deadline = SteadyClock::now() + (first ? core_.options.limits.header_timeout
+                                           : core_.options.limits.keepalive_timeout);
+    if (cin_.size() > 0) return parse_head();
+    if (w_.draining() && !first) return close();
+    read_client();
+  }
+
+  void read_client() {
+    auto self = shared_from_this();
+    client_.async_read_some(cin_.prepare(kReadChunk), [this, self](boost::system::error_code ec,
+                                                                   std::size_t n) {
+      if (phase_ != Phase::kIdle && phase_ != Phase::kHead && phase_ != Phase::kReqBody) return;
+      if (ec) return close();
+      cin_.commit(n);
+      if (phase_ == Phase::kReqBody) return on_client_body();
+      parse_head();
+    });
+  }
+
+  void parse_head() {
+    if (phase_ == Phase::kIdle) {
+      phase_ = Phase::kHead;
+      w_.set_state(state_, ConnState::kReading);
+      if (!first_) deadline = SteadyClock::now() + core_.options.limits.header_timeout;
+    }
+    for (;;) {
+      if (cin_.size() == 0) return read_client();
+      beast::error_code ec;
+      std::size_t used = req_parser_->put(cin_.data(), ec);
+      cin_.consume(used);
+      if (ec == bhttp::error::need_more) return read_client();
+      if (ec) return send_error(http::status_for_parse_error(ec), {});
+      if (req_parser_->is_header_done()) return on_request_head();
+      if (used == 0) return read_client();
+    }
+  }
+
+  void on_request_head() {
+    t_head_ = SteadyClock::now();
+    deadline = http::kNoDeadline;
+    w_.set_state(state_, ConnState::kWriting);
+    WorkerCounters::bump(w_.counters().requests);
+    client_version_ = req_parser_->version();
+    client_keep_alive_ = req_parser_->keep_alive();
+    head_request_ = req_parser_->method() == bhttp::verb::head;
+
+    std::string_view target = req_parser_->target();
+    auto q = target.find('?');
+    path_ = target.substr(0, q);
+    query_ = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+    has_query_ = q != std::string_view::npos;
+    host_ = req_headers_.find(bhttp::field::host);
+
+    snapshot_ = ws_.reader.current();
+    if (!snapshot_ || !snapshot_->router) {
+      return send_error(404, "no Route matched with those values");
+    }
+    auto m = snapshot_->router->match(req_parser_->method_string(), host_, path_);
+    if (!m) return send_error(404, "no Route matched with those values");
+    match_ = *m;
+    if (match_.service == nullptr) return send_error(503, "no Service found with those values");
+
+    std::string_view incoming_id = req_headers_.find("x-request-id");
+    if (!incoming_id.empty()) {
+      request_id_.assign(incoming_id);
+    } else {
+      make_request_id(ws_, request_id_);
+    }
+
+    if (core_.options.plugins) {
+      ctx_.emplace();
+      fill_context(*ctx_);
+      core_.options.plugins->access(*ctx_);
+      if (ctx_->exit) return send_exit(*ctx_->exit);
+    }
+
+    build_upstream_head();
+    req_chunked_ = req_parser_->chunked();
+    req_parser_->set_sink({&up_out_, req_chunked_});
+    req_parser_->eager(true);
+    beast::error_code ec;
+    if (!feed_request_body(ec)) return send_error(http::status_for_parse_error(ec), {});
+    replayable_ = true;
+    attempts_ = 0;
+    connect_upstream(true);
+  }
+
+  void fill_context(ProxyContext& c) {
+    c.snapshot = snapshot_.get();
+    c.route = match_.route;
+    c.service = match_.service;
+    c.method = req_parser_->method_string();
+    c.host = host_;
+    c.path = path_;
+    c.query = query_;
+    c.client_ip = client_ip_;
+    c.request_id = request_id_;
+    view_.emplace(req_headers_);
+    c.request_headers = &*view_;
+  }
+
+  void build_upstream_head() {
+    const Service& svc = *match_.service;
+    std::string upstream_path = router::Router::upstream_path(match_, path_);
+    up_out_.clear();
+    up_out_.append(req_parser_->method_string());
+    up_out_.push_back(' ');
+    up_out_.append(upstream_path);
+    if (has_query_) {
+      up_out_.push_back('?');
+      up_out_.append(query_);
+    }
+    up_out_.append(" HTTP/1.1\r\nHost: ");
+    if (match_.route->preserve_host && !host_.empty()) {
+      up_out_.append(host_);
+    } else {
+      up_out_.append(svc.host);
+      bool default_port = (svc.port == 80 && svc.protocol == "http") ||
+                          (svc.port == 443 && svc.protocol == "https");
+      if (!default_port) {
+        up_out_.push_back(':');
+        append_uint(up_out_, svc.port);
+      }
+    }
+    up_out_.append("\r\n");
+
+    std::string_view connection = req_headers_.find(bhttp::field::connection);
+    bool plain = connection_is_plain(connection);
+    const http::HeaderList* overrides = ctx_ ? &ctx_->upstream_headers : nullptr;
+    std::string_view xff;
+    for (std::size_t i = 0; i < req_headers_.size(); ++i) {
+      bhttp::field f = req_headers_.id(i);
+      if (is_hop_by_hop(f) || f == bhttp::field::host || f == bhttp::field::content_length ||
+          f == bhttp::field::expect) {
+        continue;
+      }
+      std::string_view name = req_headers_.name(i);
+      if (f == bhttp::field::unknown) {
+        if (is_overridden_request_header(name)) {
+          if (http::iequals(name, "x-forwarded-for")) {
+            xff = req_headers_.value(i);
+          }
+          continue;
+        }
+      }
+      if (!plain && listed_in_connection(connection, name)) continue;
+      if (overrides && in_list(*overrides, name)) continue;
+      append_header(up_out_, name, req_headers_.value(i));
+    }
+    if (overrides) {
+      for (const auto& [k, v] : *overrides) append_header(up_out_, k, v);
+    }
+
+    up_out_.append("X-Forwarded-For: ");
+    if (!xff.empty()) {
+      up_out_.append(xff);
+      up_out_.append(", ");
+    }
+    up_out_.append(client_ip_);
+    up_out_.append("\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ");
+    std::string_view bare_host = host_;
+    if (!bare_host.empty() && bare_host.front() != '[') {
+      bare_host = bare_host.substr(0, bare_host.find(':'));
+    } else if (!bare_host.empty()) {
+      bare_host = bare_host.substr(0, bare_host.find(']') + 1);
+    }
+    up_out_.append(bare_host);
+    up_out_.append("\r\nX-Forwarded-Port: ");
+    up_out_.append(local_port_);
+    up_out_.append("\r\nX-Forwarded-Path: ");
+    up_out_.append(path_);
+    if (match_.route->strip_path && !match_.matched_path.empty() &&
+        match_.route->paths.size() > 0) {
+      std::string_view prefix = match_.matched_path;
+      if (prefix.size() > 1 && prefix.back() == '/') prefix.remove_suffix(1);
+      if (prefix != "/") {
+        up_out_.append("\r\nX-Forwarded-Prefix: ");
+        up_out_.append(prefix);
+      }
+    }
+    up_out_.append("\r\nX-Real-IP: ");
+    up_out_.append(client_ip_);
+    up_out_.append("\r\nX-Request-Id: ");
+    up_out_.append(request_id_);
+    up_out_.append("\r\n");
+    if (req_parser_->chunked()) {
+      up_out_.append("Transfer-Encoding: chunked\r\n");
+    } else if (auto len = req_parser_->content_length()) {
+      up_out_.append("Content-Length: ");
+      append_uint(up_out_, *len);
+      up_out_.append("\r\n");
+    }
+    up_out_.append("\r\n");
+  }
+
+  // Moves buffered client body bytes into up_out_ (framed). False on a parse error.
+  bool feed_request_body(beast::error_code& ec) {
+    while (cin_.size() > 0 && !req_parser_->is_done()) {
+      std::size_t used = req_parser_->put(cin_.data(), ec);
+      cin_.consume(used);
+      if (ec == bhttp::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec) return false;
+      if (used == 0) break;
+    }
+    if (req_parser_->is_done() && req_chunked_ && !req_terminated_) {
+      req_terminated_ = true;
+      up_out_.append("0\r\n\r\n");
+    }
+    return true;
+  }
+
+  void read_client_body() {
+    // The first write held everything buffered so far; later body pieces are streamed and
+    // cannot be replayed on another connection.
+    replayable_ = false;
+    up_out_.clear();
+    if (req_parser_->expect_continue() && !continue_sent_) {
+      continue_sent_ = true;
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      phase_ = Phase::kClientWrite;
+      deadline = SteadyClock::now() + core_.options.limits.body_timeout;
+      auto self = shared_from_this();
+      asio::async_write(client_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [this, self](boost::system::error_code ec, std::size_t) {
+                          if (phase_ != Phase::kClientWrite) return;
+                          if (ec) return close();
+                          read_client_body();
+                        });
+      return;
+    }
+    phase_ = Phase::kReqBody;
+    deadline = SteadyClock::now() + core_.options.limits.body_timeout;
+    if (cin_.size() > 0) return on_client_body();
+    read_client();
+  }
+
+  void on_client_body() {
+    beast::error_code ec;
+    if (!feed_request_body(ec)) return send_error(http::status_for_parse_error(ec), {});
+    if (up_out_.empty()) {
+      deadline = SteadyClock::now() + core_.options.limits.body_timeout;
+      return read_client();
+    }
+    write_upstream();
+  }
+
+  // ---- upstream ----
+
+  void connect_upstream(bool allow_pool) {
+    const Service& svc = *match_.service;
+    key_.assign(svc.host);
+    key_.push_back(':');
+    append_uint(key_, svc.port);
+    if (allow_pool) {
+      if (auto conn = ws_.pool.acquire(key_, SteadyClock::now())) {
+        up_ = std::move(conn);
+        reused_ = true;
+        return write_upstream();
+      }
+    }
+    reused_ = false;
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(svc.host, ec);
+    if (!ec) return do_connect(addr);
+    auto now = SteadyClock::now();
+    auto it = ws_.dns.find(svc.host);
+    if (it != ws_.dns.end() && it->second.expires > now && !it->second.addresses.empty()) {
+      const auto& list = it->second.addresses;
+      return do_connect(list[static_cast<std::size_t>(attempts_) % list.size()]);
+    }
+    phase_ = Phase::kConnect;
+    deadline = now + std::chrono::milliseconds(svc.connect_timeout_ms);
+    auto self = shared_from_this();
+    ws_.resolver.async_resolve(
+        svc.host, "", [this, self](boost::system::error_code ec, tcp::resolver::results_type results) {
+          if (phase_ != Phase::kConnect) return;
+          if (ec || results.empty()) {
+            return send_error(503, "name resolution failed");
+          }
+          DnsEntry entry;
+          for (const auto& r : results) entry.addresses.push_back(r.endpoint().address());
+          entry.expires = SteadyClock::now() + std::chrono::seconds(30);
+          auto& slot = ws_.dns[match_.service->host];
+          slot = std::move(entry);
+          do_connect(slot.addresses[static_cast<std::size_t>(attempts_) % slot.addresses.size()]);
+        });
+  }
+
+  void do_connect(const asio::ip::address& addr) {
+    const Service& svc = *match_.service;
+    up_ = std::make_unique<UpstreamConn>(w_.io());
+    phase_ = Phase::kConnect;
+    timed_out_ = false;
+    deadline = SteadyClock::now() + std::chrono::milliseconds(svc.connect_timeout_ms);
+    auto self = shared_from_this();
+    up_->sock.async_connect(tcp::endpoint(addr, svc.port), [this, self](boost::system::error_code ec) {
+      if (phase_ != Phase::kConnect) return;
+      if (ec) {
+        bool timed_out = timed_out_;
+        up_.reset();
+        // Nothing reached the upstream: Kong retries these, up to service.retries times.
+        if (attempts_ < match_.service->retries) {
+          ++attempts_;
+          return connect_upstream(false);
+        }
+        if (timed_out) return send_error(504, http::kong_message(504));
+        return send_error(503, http::kong_message(503));
+      }
+      up_->sock.set_option(tcp::no_delay(true), ec);
+      write_upstream();
+    });
+  }
+
+  void write_upstream() {
+    phase_ = Phase::kUpWrite;
+    timed_out_ = false;
+    deadline = SteadyClock::now() + std::chrono::milliseconds(match_.service->write_timeout_ms);
+    if (replayable_) t_upstream_ = SteadyClock::now();
+    auto self = shared_from_this();
+    asio::async_write(up_->sock, asio::buffer(up_out_), [this, self](boost::system::error_code ec,
+                                                                      std::size_t) {
+      if (phase_ != Phase::kUpWrite) return;
+      if (ec) {
+        if (reused_ && replayable_ && !timed_out_) return retry_stale();
+        return upstream_failed();
+      }
+      if (!req_parser_->is_done()) return read_client_body();
+      read_upstream_head();
+    });
+  }
+
+  // A pooled connection the upstream had already closed: the request never reached it, so
+  // a fresh connection is not a retry in Kong's sense.
+  void retry_stale() {
+    ws_.pool.clear(key_);
+    up_.reset();
+    connect_upstream(false);
+  }
+
+  void upstream_failed() {
+    bool timed_out = timed_out_;
+    up_.reset();
+    if (response_started_) return close();
+    if (timed_out) return send_error(504, http::kong_message(504));
+    send_error(502, http::kong_message(502));
+  }
+
+  void read_upstream_head() {
+    resp_parser_.emplace(resp_headers_, core_.upstream_limits);
+    resp_parser_->eager(false);
+    if (head_request_) resp_parser_->skip(true);
+    resp_got_bytes_ = false;
+    phase_ = Phase::kUpRead;
+    deadline = SteadyClock::now() + std::chrono::milliseconds(match_.service->read_timeout_ms);
+    if (up_->buf.size() > 0) return parse_upstream_head();
+    read_upstream();
+  }
+
+  void read_upstream() {
+    auto self = shared_from_this();
+    up_->sock.async_read_some(up_->buf.prepare(kReadChunk), [this, self](boost::system::error_code ec,
+                                                                         std::size_t n) {
+      if (phase_ != Phase::kUpRead && phase_ != Phase::kRespBody) return;
+      if (ec) {
+        if (ec == asio::error::eof && phase_ == Phase::kRespBody && !timed_out_) {
+          beast::error_code pec;
+          resp_parser_->put_eof(pec);
+          if (!pec) {
+            up_->sock.close(pec);
+            return on_response_body(true);
+          }
+        }
+        if (phase_ == Phase::kUpRead && !resp_got_bytes_ && reused_ && replayable_ && !timed_out_) {
+          return retry_stale();
+        }
+        return upstream_failed();
+      }
+      resp_got_bytes_ = true;
+      up_->buf.commit(n);
+      if (phase_ == Phase::kUpRead) return parse_upstream_head();
+      on_response_body(false);
+    });
+  }
+
+  void parse_upstream_head() {
+    for (;;) {
+      if (up_->buf.size() == 0) return read_upstream();
+      beast::error_code ec;
+      std::size_t used = resp_parser_->put(up_->buf.data(), ec);
+      up_->buf.consume(used);
+      if (ec == bhttp::error::need_more) return read_upstream();
+      if (ec) return upstream_failed();
+      if (resp_parser_->is_header_done()) {
+        int status = resp_parser_->status();
+        if (status >= 100 && status < 200) {
+          // Interim responses (100, 103) are not forwarded; upgrades are not supported.
+          if (status == 101) return upstream_failed();
+          resp_parser_.emplace(resp_headers_, core_.upstream_limits);
+          resp_parser_->eager(false);
+          if (head_request_) resp_parser_->skip(true);
+          continue;
+        }
+        return on_upstream_head();
+      }
+      if (used == 0) return read_upstream();
+    }
+  }
+
+  void on_upstream_head() {
+    auto now = SteadyClock::now();
+    int status = resp_parser_->status();
+    bool no_body = head_request_ || status == 204 || status == 304;
+    bool has_length = resp_parser_->content_length().has_value();
+    bool close_delimited = !no_body && !has_length && !resp_parser_->chunked();
+    keep_client_ = client_keep_alive_ && !w_.draining();
+
+    out_.clear();
+    out_.append(client_version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    append_uint(out_, static_cast<uint64_t>(status));
+    out_.push_back(' ');
+    std::string_view reason = resp_parser_->reason();
+    out_.append(reason.empty() ? http::reason_phrase(status) : reason);
+    out_.append("\r\n");
+
+    std::string_view connection = resp_headers_.find(bhttp::field::connection);
+    bool plain = connection_is_plain(connection);
+    bool upstream_sent_id = false;
+    int64_t upstream_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - t_upstream_).count();
+    int64_t proxy_ms = std::chrono::duration_cast<std::chrono::milliseconds>(t_upstream_ - t_head_).count();
+
+    if (ctx_) {
+      // Plugin path: materialise the head so header_filter can edit it.
+      ResponseHead head;
+      head.status = status;
+      for (std::size_t i = 0; i < resp_headers_.size(); ++i) {
+        bhttp::field f = resp_headers_.id(i);
+        if (is_hop_by_hop(f)) continue;
+        std::string_view name = resp_headers_.name(i);
+        if (!plain && listed_in_connection(connection, name)) continue;
+        head.headers.emplace_back(name, resp_headers_.value(i));
+      }
+      for (auto& h : ctx_->response_headers) head.headers.push_back(h);
+      ctx_->status = status;
+      ctx_->upstream_latency_ms = upstream_ms;
+      ctx_->proxy_latency_ms = proxy_ms;
+      core_.options.plugins->header_filter(*ctx_, head);
+      has_length = false;
+      for (const auto& [k, v] : head.headers) {
+        if (http::iequals(k, "content-length")) {
+          if (no_body) {
+            append_header(out_, k, v);
+          } else {
+            has_length = true;
+            append_header(out_, k, v);
+          }
+          continue;
+        }
+        if (http::iequals(k, "x-request-id")) upstream_sent_id = true;
+        append_header(out_, k, v);
+      }
+      close_delimited = false;
+    } else {
+      for (std::size_t i = 0; i < resp_headers_.size(); ++i) {
+        bhttp::field f = resp_headers_.id(i);
+        if (is_hop_by_hop(f)) continue;
+        if (f == bhttp::field::content_length) {
+          if (no_body) append_header(out_, resp_headers_.name(i), resp_headers_.value(i));
+          continue;
+        }
+        std::string_view name = resp_headers_.name(i);
+        if (f == bhttp::field::unknown && http::iequals(name, "x-request-id")) upstream_sent_id = true;
+        if (!plain && listed_in_connection(connection, name)) continue;
+        append_header(out_, name, resp_headers_.value(i));
+      }
+      if (has_length) {
+        out_.append("Content-Length: ");
+        append_uint(out_, *resp_parser_->content_length());
+        out_.append("\r\n");
+      }
+    }
+    if (!upstream_sent_id) {
+      out_.append("X-Request-Id: ");
+      out_.append(request_id_);
+      out_.append("\r\n");
+    }
+    out_.append("X-Kong-Upstream-Latency: ");
+    append_uint(out_, static_cast<uint64_t>(std::max<int64_t>(upstream_ms, 0)));
+    out_.append("\r\nX-Kong-Proxy-Latency: ");
+    append_uint(out_, static_cast<uint64_t>(std::max<int64_t>(proxy_ms, 0)));
+    out_.append("\r\n");
+
+    rechunk_ = false;
+    if (!no_body && !has_length) {
+      if (client_version_ >= 11) {
+        rechunk_ = true;
+        out_.append("Transfer-Encoding: chunked\r\n");
+      } else {
+        keep_client_ = false;  // HTTP/1.0 client: the body ends when the connection does
+      }
+    }
+    (void)close_delimited;
+    if (!keep_client_) {
+      out_.append("Connection: close\r\n");
+    } else if (client_version_ == 10) {
+      out_.append("Connection: keep-alive\r\n");
+    }
+    out_.append("\r\n");
+    response_started_ = true;
+
+    if (ctx_) {
+      resp_parser_->set_sink({&body_tmp_, false});
+    } else {
+      resp_parser_->set_sink({&out_, rechunk_});
+    }
+    resp_parser_->eager(true);
+    phase_ = Phase::kRespBody;
+    on_response_body(false);
+  }
+
+  void on_response_body(bool eof_done) {
+    body_tmp_.clear();
+    if (!eof_done) {
+      while (up_->buf.size() > 0 && !resp_parser_->is_done()) {
+        beast::error_code ec;
+        std::size_t used = resp_parser_->put(up_->buf.data(), ec);
+        up_->buf.consume(used);
+        if (ec == bhttp::error::need_more) break;
+        if (ec) return upstream_failed();
+        if (used == 0) break;
+      }
+    }
+    bool done = resp_parser_->is_done();
+    if (ctx_) {
+      ctx_->response_body_bytes += body_tmp_.size();
+      core_.options.plugins->body_filter(*ctx_, body_tmp_, done);
+      if (!body_tmp_.empty()) {
+        if (rechunk_) {
+          http::append_chunk_header(out_, body_tmp_.size());
+          out_.append(body_tmp_);
+          out_.append("\r\n");
+        } else {
+          out_.append(body_tmp_);
+        }
+      }
+    }
+    if (done && rechunk_ && !resp_terminated_) {
+      resp_terminated_ = true;
+      out_.append("0\r\n\r\n");
+    }
+    if (out_.empty() && !done) {
+      deadline = SteadyClock::now() + std::chrono::milliseconds(match_.service->read_timeout_ms);
+      return read_upstream();
+    }
+    write_client();
+  }
+
+  void write_client() {
+    phase_ = Phase::kClientWrite;
+    deadline = SteadyClock::now() + core_.options.limits.body_timeout;
+    auto self = shared_from_this();
+    asio::async_write(client_, asio::buffer(out_), [this, self](boost::system::error_code ec,
+                                                                std::size_t) {
+      if (phase_ != Phase::kClientWrite) return;
+      if (ec) return close();
+      if (resp_parser_->is_done()) return finish_exchange();
+      out_.clear();
+      phase_ = Phase::kRespBody;
+      deadline = SteadyClock::now() + std::chrono::milliseconds(match_.service->read_timeout_ms);
+      if (up_->buf.size() > 0) return on_response_body(false);
+      read_upstream();
+    });
+  }
+
+  void finish_exchange() {
+    if (up_) {
+      if (resp_parser_->keep_alive() && up_->buf.size() == 0 && up_->sock.is_open()) {
+        ++up_->requests;
+        ws_.pool.release(key_, std::move(up_), SteadyClock::now());
+      } else {
+        up_.reset();
+      }
+    }
+    if (ctx_) {
+      ctx_->status = resp_parser_->status();
+      core_.options.plugins->log(*ctx_);
+    }
+    snapshot_.reset();
+    if (keep_client_ && !w_.draining()) return begin_request(false);
+    finish_connection(false);
+  }
+
+  // ---- answers generated here ----
+
+  void send_error(int status, std::string_view message) {
+    if (phase_ == Phase::kClosed || phase_ == Phase::kError || phase_ == Phase::kLinger) return;
+    if (response_started_) return close();
+    up_.reset();
+    bool request_done = req_parser_ && req_parser_->is_done();
+    bool keep = request_done && req_parser_->keep_alive() && !w_.draining() && status != 408 &&
+                status != 400 && status != 431 && status != 413;
+    out_.clear();
+    std::string extra;
+    if (!request_id_.empty() && phase_ != Phase::kHead && phase_ != Phase::kIdle) {
+      extra = "X-Request-Id: " + request_id_ + "\r\n";
+    }
+    http::append_error_response(out_, status, message.empty() ? http::kong_message(status) : message,
+                                !keep, extra);
+    if (ctx_) {
+      ctx_->status = status;
+      core_.options.plugins->log(*ctx_);
+    }
+    write_final(keep);
+  }
+
+  void send_exit(const http::Response& res) {
+    bool request_done = req_parser_->is_done();
+    bool keep = request_done && req_parser_->keep_alive() && !w_.draining();
+    out_.clear();
+    out_.append("HTTP/1.1 ");
+    append_uint(out_, static_cast<uint64_t>(res.status));
+    out_.push_back(' ');
+    out_.append(http::reason_phrase(res.status));
+    out_.append("\r\n");
+    for (const auto& [k, v] : res.headers) {
+      if (http::iequals(k, "content-length") || http::iequals(k, "connection") ||
+          http::iequals(k, "transfer-encoding")) {
+        continue;
+      }
+      append_header(out_, k, v);
+    }
+    for (const auto& [k, v] : ctx_->response_headers) append_header(out_, k, v);
+    out_.append("Content-Length: ");
+    append_uint(out_, res.body.size());
+    out_.append("\r\n");
+    if (!keep) out_.append("Connection: close\r\n");
+    out_.append("\r\n");
+    if (!head_request_) out_.append(res.body);
+    ctx_->status = res.status;
+    core_.options.plugins->log(*ctx_);
+    write_final(keep);
+  }
+
+  void write_final(bool keep) {
+    phase_ = Phase::kError;
+    w_.set_state(state_, ConnState::kWriting);
+    deadline = SteadyClock::now() + core_.options.limits.body_timeout;
+    auto self = shared_from_this();
+    asio::async_write(client_, asio::buffer(out_), [this, self, keep](boost::system::error_code ec,
+                                                                      std::size_t) {
+      if (phase_ != Phase::kError) return;
+      if (ec) return close();
+      snapshot_.reset();
+      if (keep && !w_.draining()) return begin_request(false);
+      finish_connection(!(req_parser_ && req_parser_->is_done()));
+    });
+  }
+
+  void finish_connection(bool unread_input) {
+    if (!unread_input && cin_.size() == 0) {
+      boost::system::error_code ec;
+      client_.shutdown(tcp::socket::shutdown_send, ec);
+      return close();
+    }
+    // Unread request bytes would make the kernel answer with RST, which can destroy the
+    // response before the client reads it: drain the input for a while first.
+    phase_ = Phase::kLinger;
+    w_.set_state(state_, ConnState::kNone);
+    boost::system::error_code ec;
+    client_.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return close();
+    deadline = SteadyClock::now() + kLingerTime;
+    discard();
+  }
+
+  void discard() {
+    auto self = shared_from_this();
+    cin_.clear();
+    client_.async_read_some(cin_.prepare(kReadChunk), [this, self](boost::system::error_code ec,
+                                                                   std::size_t) {
+      if (phase_ != Phase::kLinger) return;
+      if (ec) return close();
+      discard();
+    });
+  }
+
+  void close() {
+    if (phase_ == Phase::kClosed) return;
+    phase_ = Phase::kClosed;
+    boost::system::error_code ec;
+    client_.close(ec);
+    if (up_) up_->sock.close(ec);
+    w_.set_state(state_, ConnState::kNone);
+    w_.remove(this);
+    WorkerCounters::bump(w_.counters().active, -1);
+  }
+
+  Worker& w_;
+  ProxyCore& core_;
+  WorkerState& ws_;
+  tcp::socket client_;
+  beast::flat_buffer cin_;
+  HeaderStore req_headers_;
+  HeaderStore resp_headers_;
+  std::optional<http::RequestParser> req_parser_;
+  std::optional<http::ResponseParser> resp_parser_;
+  std::unique_ptr<UpstreamConn> up_;
+  std::string up_out_;
+  std::string out_;
+  std::string body_tmp_;
+  std::string client_ip_;
+  std::string local_port_;
+  std::string request_id_;
+  std::string key_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  router::Match match_;
+  std::string_view path_, query_, host_;
+  std::optional<ProxyContext> ctx_;
+  std::optional<StoreView> view_;
+  TimePoint t_head_{}, t_upstream_{};
+  Phase phase_ = Phase::kIdle;
+  ConnState state_ = ConnState::kNone;
+  int client_version_ = 11;
+  int attempts_ = 0;
+  bool first_ = true;
+  bool has_query_ = false;
+  bool client_keep_alive_ = true;
+  bool keep_client_ = true;
+  bool head_request_ = false;
+  bool continue_sent_ = false;
+  bool req_chunked_ = false;
+  bool req_terminated_ = false;
+  bool resp_terminated_ = false;
+  bool response_started_ = false;
+  bool replayable_ = false;
+  bool reused_ = false;
+  bool resp_got_bytes_ = false;
+  bool timed_out_ = false;
+  bool rechunk_ = false;
+};
+
+}  // namespace
+
+struct ProxyServer::Impl : http::AcceptHandler {
+  Impl(ProxyOptions options, const SnapshotHolder& holder)
+      : pool("proxy", kTick), core{std::move(options), holder, {}, {}} {
+    core.upstream_limits = core.options.limits;
+    core.upstream_limits.max_body_bytes = 0;
+  }
+  void on_accept(Worker& worker, tcp::socket socket) override {
+    std::make_shared<ProxySession>(worker, core, std::move(socket))->start();
+  }
+
+  // The pool is declared first so that the per-worker state (pooled upstream sockets, the
+  // resolver) is destroyed while the workers' io_contexts still exist.
+  http::WorkerPool pool;
+  ProxyCore core;
+};
+
+ProxyServer::ProxyServer(ProxyOptions options, const SnapshotHolder& snapshots)
+    : shutdown_deadline_(options.shutdown_deadline) {
+  impl_ = std::make_unique<Impl>(std::move(options), snapshots);
+}
+
+ProxyServer::~ProxyServer() { impl_->pool.stop(std::chrono::milliseconds(0)); }
+
+Result<uint16_t> ProxyServer::listen(const http::Endpoint& endpoint) {
+  return impl_->pool.listen(endpoint);
+}
+
+Result<void> ProxyServer::start(int workers) {
+  // The per-worker state needs each worker's io_context, which exists only once the pool
+  // has created its workers, and must be complete before the first connection is accepted.
+  auto created = impl_->pool.create_workers(workers);
+  if (!created.ok()) return created;
+  std::random_device rd;
+  auto& states = impl_->core.workers;
+  states.clear();
+  for (std::size_t i = 0; i < impl_->pool.size(); ++i) {
+    auto state = std::make_unique<WorkerState>(impl_->core.holder,
+                                               impl_->core.options.upstream_keepalive_pool_size,
+                                               impl_->core.options.upstream_keepalive_idle_timeout,
+                                               impl_->pool.worker(i).io());
+    state->request_id_state[0] = (static_cast<uint64_t>(rd()) << 32) | rd() | 1;
+    state->request_id_state[1] = (static_cast<uint64_t>(rd()) << 32) | rd();
+    states.push_back(std::move(state));
+  }
+  return impl_->pool.run(impl_.get());
+}
+
+void ProxyServer::stop(std::chrono::milliseconds deadline) { impl_->pool.stop(deadline); }
+
+uint16_t ProxyServer::port() const { return impl_->pool.port(); }
+
+http::ServerCounters ProxyServer::counters() const { return impl_->pool.counters(); }
+
+}  // namespace suoke::gateway::proxy
