@@ -78,7 +78,7 @@ mkdir -p "$WORK/data"
 GATEWAY_PID=$!
 PIDS+=("$GATEWAY_PID")
 for _ in $(seq 1 100); do
-  if curl -fsS -o /dev/null "$ADMIN/"; then break; fi
+  if curl -fsS -o /dev/null "$ADMIN/" 2>/dev/null; then break; fi
   kill -0 "$GATEWAY_PID" 2>/dev/null || fail "suoke gateway exited early"
   sleep 0.1
 done
@@ -292,7 +292,7 @@ PY
 python3 "$WORK/upstream.py" "$UPSTREAM_PORT" &
 PIDS+=("$!")
 for _ in $(seq 1 50); do
-  curl -fsS -o /dev/null "http://127.0.0.1:$UPSTREAM_PORT/" && break
+  curl -fsS -o /dev/null "http://127.0.0.1:$UPSTREAM_PORT/" 2>/dev/null && break
   sleep 0.1
 done
 curl -fsS -o /dev/null "http://127.0.0.1:$UPSTREAM_PORT/" || fail "local upstream did not start"
