@@ -91,7 +91,7 @@ const AgentInfo* find_agent(std::string_view id) {
   return nullptr;
 }
 
-json::object sample_record(int id, std::string_view type, double value, std::string_view unit) {
+json::object sample_record(int id, std::string_view type, int64_t value, std::string_view unit) {
   json::object record;
   record["id"] = "rec-" + std::to_string(id);
   record["type"] = type;
