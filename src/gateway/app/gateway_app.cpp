@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -13,6 +15,13 @@
 #include "gateway/store/config_store.h"
 
 namespace suoke::gateway {
+
+using admin::AdminApi;
+using proxy::ProxyOptions;
+using proxy::ProxyServer;
+using store::ConfigStore;
+using store::StoreOptions;
+
 namespace {
 
 Result<std::string> read_file(const std::string& path) {
@@ -145,7 +154,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::start(GatewayOptions options) {
 uint16_t GatewayApp::proxy_port() const { return impl_->proxy_port; }
 uint16_t GatewayApp::admin_port() const { return impl_->admin_port; }
 uint16_t GatewayApp::status_port() const { return impl_->status_port; }
-ConfigStore& GatewayApp::store() { return *impl_->store; }
+store::ConfigStore& GatewayApp::store() { return *impl_->store; }
 
 Result<void> GatewayApp::reload_config_file() {
   if (impl_->options.config_file.empty()) return Error::make("no --config file to reload", "usage");

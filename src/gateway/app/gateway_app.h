@@ -12,7 +12,9 @@
 
 namespace suoke::gateway {
 
+namespace store {
 class ConfigStore;
+}
 
 struct GatewayOptions {
   http::Endpoint proxy_listen{"0.0.0.0", 8000};
@@ -41,7 +43,7 @@ class GatewayApp {
   uint16_t proxy_port() const;
   uint16_t admin_port() const;  // 0 when disabled
   uint16_t status_port() const;  // 0 when disabled
-  ConfigStore& store();
+  store::ConfigStore& store();
 
   // Re-reads options.config_file and applies it atomically (SIGHUP). An invalid file changes
   // nothing and is reported.
