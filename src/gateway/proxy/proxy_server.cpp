@@ -175,6 +175,9 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
       case Phase::kReqBody:
         return send_error(408, http::kong_message(408));
       case Phase::kConnect:
+        // Still resolving the service's host name.
+        if (!up_) return send_error(504, http::kong_message(504));
+        [[fallthrough]];
       case Phase::kUpWrite:
       case Phase::kUpRead:
       case Phase::kRespBody:
@@ -223,6 +226,7 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     response_started_ = false;
     timed_out_ = false;
     ctx_.reset();
+    request_id_.clear();
     w_.set_state(state_, first ? ConnState::kReading : ConnState::kWaiting);
     deadline = SteadyClock::now() + (first ? core_.options.limits.header_timeout
                                            : core_.options.limits.keepalive_timeout);

@@ -291,6 +291,27 @@ TEST_F(ProxyTest, UnreachableUpstreamIs503AfterRetries) {
   EXPECT_EQ(r->body, R"({"message":"The upstream server is currently unavailable"})");
 }
 
+TEST_F(ProxyTest, ServiceHostNamesAreResolved) {
+  RouteSpec spec{{"/"}, upstream_port_};
+  spec.host = "localhost";
+  RouteSpec bad{{"/bad"}, upstream_port_};
+  bad.host = "no-such-host.invalid";
+  start_proxy({spec, bad});
+  RawClient c(port_);
+  for (int i = 0; i < 3; ++i) {
+    c.send(get_request("/"));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(header_of(r->body, "Host"), "localhost:" + std::to_string(upstream_port_));
+  }
+  c.send(get_request("/bad"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->body, R"({"message":"name resolution failed"})");
+}
+
 TEST_F(ProxyTest, SlowUpstreamIs504) {
   RouteSpec spec{{"/"}, upstream_port_};
   spec.read_timeout_ms = 100;
@@ -549,6 +570,29 @@ TEST_F(ProxyTest, GracefulStopFinishesInFlightProxiedRequest) {
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->header("connection"), "close");
   proxy_.reset();
+}
+
+}  // namespace
+}  // namespace suoke::gateway::proxy
+
+namespace suoke::gateway::proxy {
+namespace {
+
+// Not a test: serves one route to SUOKE_BENCH_UPSTREAM_PORT on SUOKE_BENCH_PORT with one
+// worker for SUOKE_BENCH_SECONDS, for measuring with wrk. Run with
+// --gtest_also_run_disabled_tests --gtest_filter='*BenchServe*'.
+TEST(ProxyBench, DISABLED_BenchServe) {
+  auto env = [](const char* name, int fallback) {
+    const char* v = std::getenv(name);
+    return v ? std::atoi(v) : fallback;
+  };
+  RouteSpec spec{{"/"}, static_cast<uint16_t>(env("SUOKE_BENCH_UPSTREAM_PORT", 18481))};
+  SnapshotHolder holder(make_snapshot({spec}));
+  ProxyServer proxy({}, holder);
+  ASSERT_TRUE(proxy.listen({"127.0.0.1", static_cast<uint16_t>(env("SUOKE_BENCH_PORT", 18483))}).ok());
+  ASSERT_TRUE(proxy.start(env("SUOKE_BENCH_WORKERS", 1)).ok());
+  std::this_thread::sleep_for(std::chrono::seconds(env("SUOKE_BENCH_SECONDS", 30)));
+  proxy.stop(1s);
 }
 
 }  // namespace
