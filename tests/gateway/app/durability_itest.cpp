@@ -96,6 +96,7 @@ TEST(GatewayDurability, KillNineMidBurstLosesNoAcknowledgedWrite) {
     }
   }
   EXPECT_EQ(missing, 0u);
+  std::printf("acknowledged before kill -9: %zu, present after restart: %zu\n", acknowledged.size(), names.size());
   // Nothing else appears either: at most the writes in flight when the process died
   // (one per writer) may have landed without an acknowledgement.
   EXPECT_LE(names.size(), acknowledged.size() + 4);
