@@ -2,13 +2,12 @@
 // http::RequestParser with the server's default Limits, fed the way a connection feeds it
 // (in pieces, consuming what each put() used, pipelined messages one after another). The
 // proxy's upstream-response parser runs on the same bytes too.
+#include <boost/asio/buffer.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/buffer.hpp>
 
 #include "http/parser.h"
 

@@ -1,10 +1,10 @@
 #include "http/listener.h"
 
+#include <sys/socket.h>
+
+#include <boost/asio/detail/socket_option.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
-#include <boost/asio/detail/socket_option.hpp>
-
-#include <sys/socket.h>
 
 #include "core/log.h"
 
@@ -30,8 +30,10 @@ void Worker::add(Connection* c) {
 
 void Worker::remove(Connection* c) {
   if (!c->linked_) return;
-  if (c->prev_) c->prev_->next_ = c->next_;
-  else head_ = c->next_;
+  if (c->prev_)
+    c->prev_->next_ = c->next_;
+  else
+    head_ = c->next_;
   if (c->next_) c->next_->prev_ = c->prev_;
   c->prev_ = c->next_ = nullptr;
   c->linked_ = false;
@@ -42,10 +44,14 @@ void Worker::set_state(ConnState& current, ConnState next) {
   if (current == next) return;
   auto gauge = [this](ConnState s) -> std::atomic<uint64_t>* {
     switch (s) {
-      case ConnState::kReading: return &counters_.reading;
-      case ConnState::kWriting: return &counters_.writing;
-      case ConnState::kWaiting: return &counters_.waiting;
-      default: return nullptr;
+      case ConnState::kReading:
+        return &counters_.reading;
+      case ConnState::kWriting:
+        return &counters_.writing;
+      case ConnState::kWaiting:
+        return &counters_.waiting;
+      default:
+        return nullptr;
     }
   };
   if (auto* g = gauge(current)) WorkerCounters::bump(*g, -1);
@@ -145,24 +151,24 @@ Result<uint16_t> WorkerPool::listen(const Endpoint& endpoint) {
 }
 
 void WorkerPool::accept_loop(Worker& w, tcp::acceptor& acceptor) {
-  acceptor.async_accept(w.io(), [this, &w, &acceptor](boost::system::error_code ec,
-                                                      tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-    if (ec) {
-      // EMFILE and friends: back off briefly instead of spinning on the error.
-      log::warn("accept failed", {{"server", name_}, {"error", ec.message()}});
-      auto timer = std::make_shared<asio::steady_timer>(w.io(), std::chrono::milliseconds(50));
-      timer->async_wait([this, &w, &acceptor, timer](boost::system::error_code) {
-        if (acceptor.is_open()) accept_loop(w, acceptor);
+  acceptor.async_accept(
+      w.io(), [this, &w, &acceptor](boost::system::error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+        if (ec) {
+          // EMFILE and friends: back off briefly instead of spinning on the error.
+          log::warn("accept failed", {{"server", name_}, {"error", ec.message()}});
+          auto timer = std::make_shared<asio::steady_timer>(w.io(), std::chrono::milliseconds(50));
+          timer->async_wait([this, &w, &acceptor, timer](boost::system::error_code) {
+            if (acceptor.is_open()) accept_loop(w, acceptor);
+          });
+          return;
+        }
+        WorkerCounters::bump(w.counters().accepted);
+        WorkerCounters::bump(w.counters().handled);
+        socket.set_option(tcp::no_delay(true), ec);
+        handler_->on_accept(w, std::move(socket));
+        accept_loop(w, acceptor);
       });
-      return;
-    }
-    WorkerCounters::bump(w.counters().accepted);
-    WorkerCounters::bump(w.counters().handled);
-    socket.set_option(tcp::no_delay(true), ec);
-    handler_->on_accept(w, std::move(socket));
-    accept_loop(w, acceptor);
-  });
 }
 
 Result<void> WorkerPool::start(int workers, AcceptHandler* handler) {

@@ -123,20 +123,34 @@ int status_for_parse_error(const beast::error_code& ec) {
 
 std::string_view kong_message(int status) {
   switch (status) {
-    case 400: return "Bad request";
-    case 404: return "Not found";
-    case 405: return "Method not allowed";
-    case 408: return "Request timeout";
-    case 411: return "Length required";
-    case 413: return "Payload too large";
-    case 414: return "URI too long";
-    case 417: return "Expectation failed";
-    case 431: return "Request header or cookie too large";
-    case 500: return "An unexpected error occurred";
-    case 502: return "An invalid response was received from the upstream server";
-    case 503: return "The upstream server is currently unavailable";
-    case 504: return "The upstream server is timing out";
-    default: return "An unexpected error occurred";
+    case 400:
+      return "Bad request";
+    case 404:
+      return "Not found";
+    case 405:
+      return "Method not allowed";
+    case 408:
+      return "Request timeout";
+    case 411:
+      return "Length required";
+    case 413:
+      return "Payload too large";
+    case 414:
+      return "URI too long";
+    case 417:
+      return "Expectation failed";
+    case 431:
+      return "Request header or cookie too large";
+    case 500:
+      return "An unexpected error occurred";
+    case 502:
+      return "An invalid response was received from the upstream server";
+    case 503:
+      return "The upstream server is currently unavailable";
+    case 504:
+      return "The upstream server is timing out";
+    default:
+      return "An unexpected error occurred";
   }
 }
 
@@ -156,11 +170,21 @@ static void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
   for (char c : s) {
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];

@@ -71,8 +71,8 @@ class MessageParser : public bhttp::basic_parser<isRequest> {
  public:
   MessageParser(HeaderStore& headers, const Limits& limits) : headers_(&headers) {
     headers_->clear();
-    this->header_limit(static_cast<std::uint32_t>(
-        std::min<std::size_t>(limits.max_header_bytes, UINT32_MAX)));
+    this->header_limit(
+        static_cast<std::uint32_t>(std::min<std::size_t>(limits.max_header_bytes, UINT32_MAX)));
     if (limits.max_body_bytes == 0) {
       this->body_limit(boost::none);
     } else {

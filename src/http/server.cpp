@@ -88,7 +88,8 @@ class ServerSession : public Connection, public std::enable_shared_from_this<Ser
     w_.set_state(state_, first ? ConnState::kReading : ConnState::kWaiting);
     // The first request's head must arrive within header_timeout of the accept; later ones
     // may idle for keepalive_timeout before their first byte.
-    deadline = SteadyClock::now() + (first ? srv_.limits.header_timeout : srv_.limits.keepalive_timeout);
+    deadline =
+        SteadyClock::now() + (first ? srv_.limits.header_timeout : srv_.limits.keepalive_timeout);
     if (first) first_ = true;
     if (in_.size() > 0) {
       parse();
@@ -192,7 +193,8 @@ class ServerSession : public Connection, public std::enable_shared_from_this<Ser
       out_.append(v);
       out_.append("\r\n");
     }
-    bool no_body = res.status == 204 || res.status == 304 || (res.status >= 100 && res.status < 200);
+    bool no_body =
+        res.status == 204 || res.status == 304 || (res.status >= 100 && res.status < 200);
     if (!no_body) {
       out_.append("Content-Length: ");
       append_uint(out_, res.body.size());
@@ -321,7 +323,8 @@ Result<Endpoint> parse_endpoint(std::string_view text) {
   std::string_view host, port;
   if (!text.empty() && text.front() == '[') {
     auto close = text.find(']');
-    if (close == std::string_view::npos) return Error::make("bad endpoint '" + std::string(text) + "'", "parse");
+    if (close == std::string_view::npos)
+      return Error::make("bad endpoint '" + std::string(text) + "'", "parse");
     host = text.substr(1, close - 1);
     auto rest = text.substr(close + 1);
     if (rest.empty() || rest.front() != ':') {
@@ -337,7 +340,8 @@ Result<Endpoint> parse_endpoint(std::string_view text) {
       host = text.substr(0, colon);
       port = text.substr(colon + 1);
       if (host.find(':') != std::string_view::npos) {
-        return Error::make("bad endpoint '" + std::string(text) + "': IPv6 needs [brackets]", "parse");
+        return Error::make("bad endpoint '" + std::string(text) + "': IPv6 needs [brackets]",
+                           "parse");
       }
       if (host.empty()) host = "0.0.0.0";
     }

@@ -10,8 +10,8 @@ namespace suoke::http {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::RawClient;
 using testing::get_request;
+using testing::RawClient;
 
 Response echo(const Request& req) {
   if (req.path() == "/slow") std::this_thread::sleep_for(300ms);
@@ -110,7 +110,8 @@ TEST_F(ServerTest, ExpectContinueWithTooLargeBodyIsRefusedUpFront) {
 TEST_F(ServerTest, OversizedHeadersGet431AndClose) {
   start();
   RawClient c(port_);
-  std::string big = "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(70 * 1024, 'a') + "\r\n\r\n";
+  std::string big =
+      "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(70 * 1024, 'a') + "\r\n\r\n";
   c.send(big);
   auto r = c.read_response();
   ASSERT_TRUE(r);
@@ -193,15 +194,16 @@ TEST_F(ServerTest, ContentLengthWithTransferEncodingIsRejected) {
 
 TEST_F(ServerTest, MalformedInputGets400AndClose) {
   start();
-  for (std::string req : {std::string("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                       "zz\r\nabc\r\n0\r\n\r\n"),
-                          std::string("GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                      "fffffffffffffffffffff\r\n"),
-                          std::string("GET /\r\n\r\n"), std::string("GET / HTTP/9.x\r\nHost: x\r\n\r\n"),
-                          std::string("G@T / HTTP/1.1\r\nHost: x\r\n\r\n"),
-                          std::string("GET / HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n"),
-                          std::string("GET / HTTP/1.1\r\nHost: x\r\nX: a\x01z\r\n\r\n"),
-                          std::string("GET / HTTP/1.1\r\n\r\n")}) {
+  for (std::string req :
+       {std::string("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "zz\r\nabc\r\n0\r\n\r\n"),
+        std::string("GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "fffffffffffffffffffff\r\n"),
+        std::string("GET /\r\n\r\n"), std::string("GET / HTTP/9.x\r\nHost: x\r\n\r\n"),
+        std::string("G@T / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        std::string("GET / HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n"),
+        std::string("GET / HTTP/1.1\r\nHost: x\r\nX: a\x01z\r\n\r\n"),
+        std::string("GET / HTTP/1.1\r\n\r\n")}) {
     RawClient c(port_);
     c.send(req);
     auto r = c.read_response();

@@ -39,9 +39,9 @@ struct ProxyContext {
   const HeaderView* request_headers = nullptr;
 
   // Access phase outputs.
-  std::optional<http::Response> exit;    // answer without proxying
-  http::HeaderList upstream_headers;     // set (replace) on the upstream request
-  http::HeaderList response_headers;     // set on the client response
+  std::optional<http::Response> exit;  // answer without proxying
+  http::HeaderList upstream_headers;   // set (replace) on the upstream request
+  http::HeaderList response_headers;   // set on the client response
 
   // Filled as the request progresses, for header_filter/log.
   int status = 0;

@@ -63,7 +63,8 @@ bool listed_in_connection(std::string_view connection, std::string_view name) {
   while (!connection.empty()) {
     auto comma = connection.find(',');
     auto token = connection.substr(0, comma);
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      token.remove_prefix(1);
     while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
     if (http::iequals(token, name)) return true;
     if (comma == std::string_view::npos) break;
@@ -237,14 +238,14 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
 
   void read_client() {
     auto self = shared_from_this();
-    client_.async_read_some(cin_.prepare(kReadChunk), [this, self](boost::system::error_code ec,
-                                                                   std::size_t n) {
-      if (phase_ != Phase::kIdle && phase_ != Phase::kHead && phase_ != Phase::kReqBody) return;
-      if (ec) return close();
-      cin_.commit(n);
-      if (phase_ == Phase::kReqBody) return on_client_body();
-      parse_head();
-    });
+    client_.async_read_some(
+        cin_.prepare(kReadChunk), [this, self](boost::system::error_code ec, std::size_t n) {
+          if (phase_ != Phase::kIdle && phase_ != Phase::kHead && phase_ != Phase::kReqBody) return;
+          if (ec) return close();
+          cin_.commit(n);
+          if (phase_ == Phase::kReqBody) return on_client_body();
+          parse_head();
+        });
   }
 
   void parse_head() {
@@ -505,7 +506,8 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     deadline = now + std::chrono::milliseconds(svc.connect_timeout_ms);
     auto self = shared_from_this();
     ws_.resolver.async_resolve(
-        svc.host, "", [this, self](boost::system::error_code ec, tcp::resolver::results_type results) {
+        svc.host, "",
+        [this, self](boost::system::error_code ec, tcp::resolver::results_type results) {
           if (phase_ != Phase::kConnect) return;
           if (ec || results.empty()) {
             return send_error(503, "name resolution failed");
@@ -526,22 +528,24 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     timed_out_ = false;
     deadline = SteadyClock::now() + std::chrono::milliseconds(svc.connect_timeout_ms);
     auto self = shared_from_this();
-    up_->sock.async_connect(tcp::endpoint(addr, svc.port), [this, self](boost::system::error_code ec) {
-      if (phase_ != Phase::kConnect) return;
-      if (ec) {
-        bool timed_out = timed_out_;
-        up_.reset();
-        // Nothing reached the upstream: Kong retries these, up to service.retries times.
-        if (attempts_ < match_.service->retries) {
-          ++attempts_;
-          return connect_upstream(false);
-        }
-        if (timed_out) return send_error(504, http::kong_message(504));
-        return send_error(503, http::kong_message(503));
-      }
-      up_->sock.set_option(tcp::no_delay(true), ec);
-      write_upstream();
-    });
+    up_->sock.async_connect(tcp::endpoint(addr, svc.port),
+                            [this, self](boost::system::error_code ec) {
+                              if (phase_ != Phase::kConnect) return;
+                              if (ec) {
+                                bool timed_out = timed_out_;
+                                up_.reset();
+                                // Nothing reached the upstream: Kong retries these, up to
+                                // service.retries times.
+                                if (attempts_ < match_.service->retries) {
+                                  ++attempts_;
+                                  return connect_upstream(false);
+                                }
+                                if (timed_out) return send_error(504, http::kong_message(504));
+                                return send_error(503, http::kong_message(503));
+                              }
+                              up_->sock.set_option(tcp::no_delay(true), ec);
+                              write_upstream();
+                            });
   }
 
   void write_upstream() {
@@ -550,16 +554,16 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     deadline = SteadyClock::now() + std::chrono::milliseconds(match_.service->write_timeout_ms);
     if (replayable_) t_upstream_ = SteadyClock::now();
     auto self = shared_from_this();
-    asio::async_write(up_->sock, asio::buffer(up_out_), [this, self](boost::system::error_code ec,
-                                                                      std::size_t) {
-      if (phase_ != Phase::kUpWrite) return;
-      if (ec) {
-        if (reused_ && replayable_ && !timed_out_) return retry_stale();
-        return upstream_failed();
-      }
-      if (!req_parser_->is_done()) return read_client_body();
-      read_upstream_head();
-    });
+    asio::async_write(up_->sock, asio::buffer(up_out_),
+                      [this, self](boost::system::error_code ec, std::size_t) {
+                        if (phase_ != Phase::kUpWrite) return;
+                        if (ec) {
+                          if (reused_ && replayable_ && !timed_out_) return retry_stale();
+                          return upstream_failed();
+                        }
+                        if (!req_parser_->is_done()) return read_client_body();
+                        read_upstream_head();
+                      });
   }
 
   // A pooled connection the upstream had already closed: the request never reached it, so
@@ -591,28 +595,29 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
 
   void read_upstream() {
     auto self = shared_from_this();
-    up_->sock.async_read_some(up_->buf.prepare(kReadChunk), [this, self](boost::system::error_code ec,
-                                                                         std::size_t n) {
-      if (phase_ != Phase::kUpRead && phase_ != Phase::kRespBody) return;
-      if (ec) {
-        if (ec == asio::error::eof && phase_ == Phase::kRespBody && !timed_out_) {
-          beast::error_code pec;
-          resp_parser_->put_eof(pec);
-          if (!pec) {
-            up_->sock.close(pec);
-            return on_response_body(true);
+    up_->sock.async_read_some(
+        up_->buf.prepare(kReadChunk), [this, self](boost::system::error_code ec, std::size_t n) {
+          if (phase_ != Phase::kUpRead && phase_ != Phase::kRespBody) return;
+          if (ec) {
+            if (ec == asio::error::eof && phase_ == Phase::kRespBody && !timed_out_) {
+              beast::error_code pec;
+              resp_parser_->put_eof(pec);
+              if (!pec) {
+                up_->sock.close(pec);
+                return on_response_body(true);
+              }
+            }
+            if (phase_ == Phase::kUpRead && !resp_got_bytes_ && reused_ && replayable_ &&
+                !timed_out_) {
+              return retry_stale();
+            }
+            return upstream_failed();
           }
-        }
-        if (phase_ == Phase::kUpRead && !resp_got_bytes_ && reused_ && replayable_ && !timed_out_) {
-          return retry_stale();
-        }
-        return upstream_failed();
-      }
-      resp_got_bytes_ = true;
-      up_->buf.commit(n);
-      if (phase_ == Phase::kUpRead) return parse_upstream_head();
-      on_response_body(false);
-    });
+          resp_got_bytes_ = true;
+          up_->buf.commit(n);
+          if (phase_ == Phase::kUpRead) return parse_upstream_head();
+          on_response_body(false);
+        });
   }
 
   void parse_upstream_head() {
@@ -658,8 +663,10 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     std::string_view connection = resp_headers_.find(bhttp::field::connection);
     bool plain = connection_is_plain(connection);
     bool upstream_sent_id = false;
-    int64_t upstream_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - t_upstream_).count();
-    int64_t proxy_ms = std::chrono::duration_cast<std::chrono::milliseconds>(t_upstream_ - t_head_).count();
+    int64_t upstream_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - t_upstream_).count();
+    int64_t proxy_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(t_upstream_ - t_head_).count();
 
     if (ctx_) {
       // Plugin path: materialise the head so header_filter can edit it.
@@ -701,7 +708,8 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
           continue;
         }
         std::string_view name = resp_headers_.name(i);
-        if (f == bhttp::field::unknown && http::iequals(name, "x-request-id")) upstream_sent_id = true;
+        if (f == bhttp::field::unknown && http::iequals(name, "x-request-id"))
+          upstream_sent_id = true;
         if (!plain && listed_in_connection(connection, name)) continue;
         append_header(out_, name, resp_headers_.value(i));
       }
@@ -791,17 +799,18 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     phase_ = Phase::kClientWrite;
     deadline = SteadyClock::now() + core_.options.limits.body_timeout;
     auto self = shared_from_this();
-    asio::async_write(client_, asio::buffer(out_), [this, self](boost::system::error_code ec,
-                                                                std::size_t) {
-      if (phase_ != Phase::kClientWrite) return;
-      if (ec) return close();
-      if (resp_parser_->is_done()) return finish_exchange();
-      out_.clear();
-      phase_ = Phase::kRespBody;
-      deadline = SteadyClock::now() + std::chrono::milliseconds(match_.service->read_timeout_ms);
-      if (up_->buf.size() > 0) return on_response_body(false);
-      read_upstream();
-    });
+    asio::async_write(
+        client_, asio::buffer(out_), [this, self](boost::system::error_code ec, std::size_t) {
+          if (phase_ != Phase::kClientWrite) return;
+          if (ec) return close();
+          if (resp_parser_->is_done()) return finish_exchange();
+          out_.clear();
+          phase_ = Phase::kRespBody;
+          deadline =
+              SteadyClock::now() + std::chrono::milliseconds(match_.service->read_timeout_ms);
+          if (up_->buf.size() > 0) return on_response_body(false);
+          read_upstream();
+        });
   }
 
   void finish_exchange() {
@@ -836,8 +845,8 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     if (!request_id_.empty() && phase_ != Phase::kHead && phase_ != Phase::kIdle) {
       extra = "X-Request-Id: " + request_id_ + "\r\n";
     }
-    http::append_error_response(out_, status, message.empty() ? http::kong_message(status) : message,
-                                !keep, extra);
+    http::append_error_response(
+        out_, status, message.empty() ? http::kong_message(status) : message, !keep, extra);
     if (ctx_) {
       ctx_->status = status;
       core_.options.plugins->log(*ctx_);
@@ -878,14 +887,14 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     w_.set_state(state_, ConnState::kWriting);
     deadline = SteadyClock::now() + core_.options.limits.body_timeout;
     auto self = shared_from_this();
-    asio::async_write(client_, asio::buffer(out_), [this, self, keep](boost::system::error_code ec,
-                                                                      std::size_t) {
-      if (phase_ != Phase::kError) return;
-      if (ec) return close();
-      snapshot_.reset();
-      if (keep && !w_.draining()) return begin_request(false);
-      finish_connection(!(req_parser_ && req_parser_->is_done()));
-    });
+    asio::async_write(client_, asio::buffer(out_),
+                      [this, self, keep](boost::system::error_code ec, std::size_t) {
+                        if (phase_ != Phase::kError) return;
+                        if (ec) return close();
+                        snapshot_.reset();
+                        if (keep && !w_.draining()) return begin_request(false);
+                        finish_connection(!(req_parser_ && req_parser_->is_done()));
+                      });
   }
 
   void finish_connection(bool unread_input) {
@@ -908,12 +917,12 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
   void discard() {
     auto self = shared_from_this();
     cin_.clear();
-    client_.async_read_some(cin_.prepare(kReadChunk), [this, self](boost::system::error_code ec,
-                                                                   std::size_t) {
-      if (phase_ != Phase::kLinger) return;
-      if (ec) return close();
-      discard();
-    });
+    client_.async_read_some(cin_.prepare(kReadChunk),
+                            [this, self](boost::system::error_code ec, std::size_t) {
+                              if (phase_ != Phase::kLinger) return;
+                              if (ec) return close();
+                              discard();
+                            });
   }
 
   void close() {
@@ -1009,10 +1018,9 @@ Result<void> ProxyServer::start(int workers) {
   auto& states = impl_->core.workers;
   states.clear();
   for (std::size_t i = 0; i < impl_->pool.size(); ++i) {
-    auto state = std::make_unique<WorkerState>(impl_->core.holder,
-                                               impl_->core.options.upstream_keepalive_pool_size,
-                                               impl_->core.options.upstream_keepalive_idle_timeout,
-                                               impl_->pool.worker(i).io());
+    auto state = std::make_unique<WorkerState>(
+        impl_->core.holder, impl_->core.options.upstream_keepalive_pool_size,
+        impl_->core.options.upstream_keepalive_idle_timeout, impl_->pool.worker(i).io());
     state->request_id_state[0] = (static_cast<uint64_t>(rd()) << 32) | rd() | 1;
     state->request_id_state[1] = (static_cast<uint64_t>(rd()) << 32) | rd();
     states.push_back(std::move(state));

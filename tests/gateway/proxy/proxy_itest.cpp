@@ -207,9 +207,10 @@ TEST_F(ProxyTest, SetsForwardedHeadersAndHost) {
   preserve.preserve_host = true;
   start_proxy({plain, preserve});
   RawClient c(port_);
-  c.send("GET /p/a?q=1 HTTP/1.1\r\nHost: example.com:8000\r\nX-Forwarded-For: 1.2.3.4\r\n"
-         "X-Forwarded-Proto: https\r\nX-Real-IP: 9.9.9.9\r\nConnection: keep-alive, X-Hop\r\n"
-         "X-Hop: secret\r\nKeep-Alive: timeout=5\r\nX-Custom: kept\r\n\r\n");
+  c.send(
+      "GET /p/a?q=1 HTTP/1.1\r\nHost: example.com:8000\r\nX-Forwarded-For: 1.2.3.4\r\n"
+      "X-Forwarded-Proto: https\r\nX-Real-IP: 9.9.9.9\r\nConnection: keep-alive, X-Hop\r\n"
+      "X-Hop: secret\r\nKeep-Alive: timeout=5\r\nX-Custom: kept\r\n\r\n");
   auto r = c.read_response();
   ASSERT_TRUE(r);
   const std::string& e = r->body;
@@ -239,7 +240,8 @@ TEST_F(ProxyTest, RequestIdIsGeneratedOrPassedThrough) {
   auto r = c.read_response();
   ASSERT_TRUE(r);
   std::string id = r->header("x-request-id");
-  EXPECT_TRUE(std::regex_match(id, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
+  EXPECT_TRUE(std::regex_match(
+      id, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
       << id;
   EXPECT_EQ(header_of(r->body, "X-Request-Id"), id);
   c.send(get_request("/", "X-Request-Id: abc-123\r\n"));
@@ -453,8 +455,8 @@ TEST_F(ProxyTest, LargeResponsesStreamIntact) {
   for (int i = 0; i < 200000; ++i) big += static_cast<char>('a' + i % 26);
   RawUpstream up([&big](int fd) {
     RawUpstream::read_head(fd);
-    RawUpstream::send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(big.size()) +
-                                  "\r\n\r\n" + big);
+    RawUpstream::send_all(
+        fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(big.size()) + "\r\n\r\n" + big);
   });
   start_proxy({{{"/"}, up.port()}});
   RawClient c(port_);
@@ -485,7 +487,8 @@ TEST_F(ProxyTest, SnapshotSwapsUnderLoadLoseNoRequest) {
     });
   }
   for (int i = 0; i < 100; ++i) {
-    std::vector<RouteSpec> specs{{{"/a"}, upstream_port_}, {{"/b" + std::to_string(i)}, upstream_port_}};
+    std::vector<RouteSpec> specs{{{"/a"}, upstream_port_},
+                                 {{"/b" + std::to_string(i)}, upstream_port_}};
     holder_->publish(make_snapshot(specs));
     std::this_thread::sleep_for(2ms);
   }
@@ -503,7 +506,9 @@ TEST_F(ProxyTest, SnapshotSwapsUnderLoadLoseNoRequest) {
 TEST_F(ProxyTest, BadRequestsAreRejectedBeforeRouting) {
   start_proxy({{{"/"}, upstream_port_}});
   RawClient c(port_);
-  c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  c.send(
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n0\r\n\r\n");
   auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
@@ -589,7 +594,8 @@ TEST(ProxyBench, DISABLED_BenchServe) {
   RouteSpec spec{{"/"}, static_cast<uint16_t>(env("SUOKE_BENCH_UPSTREAM_PORT", 18481))};
   SnapshotHolder holder(make_snapshot({spec}));
   ProxyServer proxy({}, holder);
-  ASSERT_TRUE(proxy.listen({"127.0.0.1", static_cast<uint16_t>(env("SUOKE_BENCH_PORT", 18483))}).ok());
+  ASSERT_TRUE(
+      proxy.listen({"127.0.0.1", static_cast<uint16_t>(env("SUOKE_BENCH_PORT", 18483))}).ok());
   ASSERT_TRUE(proxy.start(env("SUOKE_BENCH_WORKERS", 1)).ok());
   std::this_thread::sleep_for(std::chrono::seconds(env("SUOKE_BENCH_SECONDS", 30)));
   proxy.stop(1s);
