@@ -53,8 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // Keep the store small so the fuzzer stays fast.
   if (h.store->snapshot()->services.size() + h.store->snapshot()->routes.size() > 50) {
-    h.store->load_declarative("_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://s.local\n",
-                              "reset");
+    h.store->load_declarative(
+        "_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://s.local\n", "reset");
   }
   return 0;
 }

@@ -39,7 +39,8 @@ http::Response method_not_allowed() { return message(405, "Method not allowed");
 http::Response db_error(const DbError& e) { return json_response(e.http_status, e.body()); }
 
 std::string base64(std::string_view in) {
-  static constexpr char kTable[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char kTable[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   std::size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
@@ -66,13 +67,20 @@ std::optional<std::string> unbase64(std::string_view in) {
   int bits = 0;
   for (char c : in) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else if (c == '=') break;
-    else return std::nullopt;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+' || c == '-')
+      v = 62;
+    else if (c == '/' || c == '_')
+      v = 63;
+    else if (c == '=')
+      break;
+    else
+      return std::nullopt;
     buf = (buf << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -192,14 +200,16 @@ struct AdminApi::Impl {
       char* end = nullptr;
       long n = std::strtol(s->c_str(), &end, 10);
       if (s->empty() || *end != '\0') {
-        return json_response(400, json::object{{"code", 9}, {"name", "invalid size"},
-                                               {"message", "size must be a number"}});
+        return json_response(
+            400, json::object{
+                     {"code", 9}, {"name", "invalid size"}, {"message", "size must be a number"}});
       }
       if (n < 1 || n > kMaxPageSize) {
-        return json_response(400, json::object{{"code", 9},
-                                               {"name", "invalid size"},
-                                               {"message", "size must be an integer between 1 and " +
-                                                               std::to_string(kMaxPageSize)}});
+        return json_response(400,
+                             json::object{{"code", 9},
+                                          {"name", "invalid size"},
+                                          {"message", "size must be an integer between 1 and " +
+                                                          std::to_string(kMaxPageSize)}});
       }
       size = static_cast<int>(n);
     }
@@ -221,10 +231,11 @@ struct AdminApi::Impl {
         }
       }
       if (start == kNpos) {
-        return json_response(400, json::object{{"code", 7},
-                                               {"name", "invalid offset"},
-                                               {"message", "'" + *off + "' is not a valid offset: " +
-                                                               (id ? "no such entity" : "bad base64 encoding")}});
+        return json_response(
+            400, json::object{{"code", 7},
+                              {"name", "invalid offset"},
+                              {"message", "'" + *off + "' is not a valid offset: " +
+                                              (id ? "no such entity" : "bad base64 encoding")}});
       }
     }
     json::array data;
@@ -311,11 +322,13 @@ struct AdminApi::Impl {
     json::object available;
     json::object loaded;
     for (const auto* s : plugins::all_schemas()) {
-      available[s->name] = json::object{{"version", plugins::kKongVersion}, {"priority", s->priority}};
+      available[s->name] =
+          json::object{{"version", plugins::kKongVersion}, {"priority", s->priority}};
       loaded[s->name] = true;
     }
     std::set<std::string> enabled;
-    for (const auto& p : store.config().plugins) enabled.insert(std::string(p.at("name").as_string()));
+    for (const auto& p : store.config().plugins)
+      enabled.insert(std::string(p.at("name").as_string()));
     json::array enabled_list;
     for (const auto& n : enabled) enabled_list.push_back(json::value(n));
     json::object conf{{"database", "off"},
@@ -345,9 +358,9 @@ struct AdminApi::Impl {
   http::Response status_page(const http::Request& req) {
     if (req.method != "GET") return method_not_allowed();
     json::object server = status ? status() : json::object{};
-    for (const char* k : {"connections_accepted", "connections_active", "connections_handled",
-                          "connections_reading", "connections_waiting", "connections_writing",
-                          "total_requests"}) {
+    for (const char* k :
+         {"connections_accepted", "connections_active", "connections_handled",
+          "connections_reading", "connections_waiting", "connections_writing", "total_requests"}) {
       if (server.find(k) == server.end()) server[k] = 0;
     }
     json::object body{{"database", json::object{{"reachable", true}}},
@@ -453,10 +466,12 @@ struct AdminApi::Impl {
       if (n == 1) return collection(req, Kind::kServices, {}, "/services");
       if (n == 2) return entity(req, Kind::kServices, seg[1], {});
       if (n <= 4 && seg[2] == "routes") {
-        return nested(Kind::kServices, seg[1], "service", Kind::kRoutes, "/services/" + seg[1] + "/routes");
+        return nested(Kind::kServices, seg[1], "service", Kind::kRoutes,
+                      "/services/" + seg[1] + "/routes");
       }
       if (n <= 4 && seg[2] == "plugins") {
-        return nested(Kind::kServices, seg[1], "service", Kind::kPlugins, "/services/" + seg[1] + "/plugins");
+        return nested(Kind::kServices, seg[1], "service", Kind::kPlugins,
+                      "/services/" + seg[1] + "/plugins");
       }
       return not_found();
     }
@@ -464,7 +479,8 @@ struct AdminApi::Impl {
       if (n == 1) return collection(req, Kind::kRoutes, {}, "/routes");
       if (n == 2) return entity(req, Kind::kRoutes, seg[1], {});
       if (n <= 4 && seg[2] == "plugins") {
-        return nested(Kind::kRoutes, seg[1], "route", Kind::kPlugins, "/routes/" + seg[1] + "/plugins");
+        return nested(Kind::kRoutes, seg[1], "route", Kind::kPlugins,
+                      "/routes/" + seg[1] + "/plugins");
       }
       if (n == 3 && seg[2] == "service") {
         if (req.method != "GET") return method_not_allowed();
@@ -478,10 +494,12 @@ struct AdminApi::Impl {
       if (n == 1) return collection(req, Kind::kConsumers, {}, "/consumers");
       if (n == 2) return entity(req, Kind::kConsumers, seg[1], {});
       if (n <= 4 && seg[2] == "plugins") {
-        return nested(Kind::kConsumers, seg[1], "consumer", Kind::kPlugins, "/consumers/" + seg[1] + "/plugins");
+        return nested(Kind::kConsumers, seg[1], "consumer", Kind::kPlugins,
+                      "/consumers/" + seg[1] + "/plugins");
       }
       if (n <= 4 && seg[2] == "jwt") {
-        return nested(Kind::kConsumers, seg[1], "consumer", Kind::kJwtSecrets, "/consumers/" + seg[1] + "/jwt");
+        return nested(Kind::kConsumers, seg[1], "consumer", Kind::kJwtSecrets,
+                      "/consumers/" + seg[1] + "/jwt");
       }
       return not_found();
     }
@@ -506,7 +524,8 @@ struct AdminApi::Impl {
         if (req.method != "GET") return method_not_allowed();
         auto j = parent(Kind::kJwtSecrets, seg[1]);
         if (!j) return not_found();
-        return entity(req, Kind::kConsumers, std::string(j->at("consumer").at("id").as_string()), {});
+        return entity(req, Kind::kConsumers, std::string(j->at("consumer").at("id").as_string()),
+                      {});
       }
       return not_found();
     }

@@ -118,7 +118,9 @@ std::string url_decode(std::string_view text, bool plus_as_space) {
     } else if (c == '%' && i + 2 < text.size() &&
                std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
                std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-      auto hex = [](char h) { return std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10); };
+      auto hex = [](char h) {
+        return std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10);
+      };
       out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
       i += 2;
     } else {
@@ -137,7 +139,8 @@ json::object parse_form(std::string_view body) {
     if (pair.empty()) continue;
     auto eq = pair.find('=');
     std::string key = url_decode(pair.substr(0, eq), true);
-    std::string value = eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1), true);
+    std::string value =
+        eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1), true);
     if (key.empty()) continue;
     assign(out, split_key(key), std::move(value));
   }
@@ -162,7 +165,8 @@ std::optional<ParsedBody> parse_body(const http::Request& request) {
       std::string_view original = request.header("Content-Type");
       std::string_view boundary = original.substr(b + 9);
       boundary = boundary.substr(0, boundary.find(';'));
-      if (boundary.size() >= 2 && boundary.front() == '"') boundary = boundary.substr(1, boundary.size() - 2);
+      if (boundary.size() >= 2 && boundary.front() == '"')
+        boundary = boundary.substr(1, boundary.size() - 2);
       parse_multipart(body, boundary, parsed.object);
     }
     return parsed;

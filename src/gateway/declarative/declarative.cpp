@@ -3,8 +3,6 @@
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
-#include "core/uuid.h"
-
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/stream_parser.hpp>
@@ -14,6 +12,8 @@
 #include <functional>
 #include <map>
 #include <set>
+
+#include "core/uuid.h"
 
 namespace suoke::gateway::declarative {
 namespace {
@@ -48,8 +48,10 @@ json::value infer_scalar(const std::string& s) {
   bool ok = true, digit = false;
   for (std::size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
-    if (std::isdigit(static_cast<unsigned char>(c))) digit = true;
-    else if (!(c == '.' || c == 'e' || c == 'E' || c == '-' || c == '+')) ok = false;
+    if (std::isdigit(static_cast<unsigned char>(c)))
+      digit = true;
+    else if (!(c == '.' || c == 'e' || c == 'E' || c == '-' || c == '+'))
+      ok = false;
   }
   if (ok && digit) {
     double d = std::strtod(b, &end);
@@ -66,7 +68,8 @@ Result<json::value> from_yaml(const YAML::Node& node, int depth) {
   }
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null: return json::value(nullptr);
+    case YAML::NodeType::Null:
+      return json::value(nullptr);
     case YAML::NodeType::Scalar:
       if (node.Tag() == "!") return json::value(node.Scalar());  // quoted
       return infer_scalar(node.Scalar());
@@ -161,8 +164,8 @@ class Loader {
       walk(doc.as_object());
     }
     {
-      for (Kind k : {Kind::kServices, Kind::kRoutes, Kind::kConsumers, Kind::kPlugins,
-                     Kind::kJwtSecrets}) {
+      for (Kind k :
+           {Kind::kServices, Kind::kRoutes, Kind::kConsumers, Kind::kPlugins, Kind::kJwtSecrets}) {
         // Each phase after its parents, so that references by name resolve.
         for (std::size_t i = 0; i < pending_.size(); ++i) {
           Pending& p = pending_[i];
@@ -220,8 +223,8 @@ class Loader {
     for (const auto& kv : doc) {
       std::string_view k = kv.key();
       if (k == "_format_version" || k == "_transform" || k == "_comment" || k == "_workspace" ||
-          k == "_info" || k == "services" || k == "routes" || k == "consumers" ||
-          k == "plugins" || k == "jwt_secrets") {
+          k == "_info" || k == "services" || k == "routes" || k == "consumers" || k == "plugins" ||
+          k == "jwt_secrets") {
         continue;
       }
       error(child({}, std::string(k)), "unknown field");
@@ -348,7 +351,9 @@ class Loader {
     if (!o) return;
     for (const char* f : {"service", "route", "consumer"}) {
       auto it = o->find(f);
-      if (it != o->end()) it->value() = normalize_ref(it->value(), f == std::string("consumer") ? "username" : "name");
+      if (it != o->end())
+        it->value() =
+            normalize_ref(it->value(), f == std::string("consumer") ? "username" : "name");
     }
     if (owner_field) (*o)[owner_field] = json::object{{"id", owner_id}};
     pending_.push_back({path, std::move(*o), Kind::kPlugins});
@@ -403,11 +408,21 @@ bool needs_quotes(const std::string& s) {
 
 void emit(YAML::Emitter& out, const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: out << YAML::Null; break;
-    case json::kind::bool_: out << (v.as_bool() ? "true" : "false"); break;
-    case json::kind::int64: out << v.as_int64(); break;
-    case json::kind::uint64: out << v.as_uint64(); break;
-    case json::kind::double_: out << json::serialize(v); break;
+    case json::kind::null:
+      out << YAML::Null;
+      break;
+    case json::kind::bool_:
+      out << (v.as_bool() ? "true" : "false");
+      break;
+    case json::kind::int64:
+      out << v.as_int64();
+      break;
+    case json::kind::uint64:
+      out << v.as_uint64();
+      break;
+    case json::kind::double_:
+      out << json::serialize(v);
+      break;
     case json::kind::string: {
       std::string s(v.as_string());
       if (needs_quotes(s)) out << YAML::DoubleQuoted;

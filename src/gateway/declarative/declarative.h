@@ -29,7 +29,8 @@ struct LoadOptions {
 Result<entities::Config> load(std::string_view text, const LoadOptions& options,
                               std::vector<std::string>* error_lines = nullptr);
 // The same from an already parsed document (POST /config with a JSON body).
-Result<entities::Config> load_document(const boost::json::value& document, const LoadOptions& options,
+Result<entities::Config> load_document(const boost::json::value& document,
+                                       const LoadOptions& options,
                                        std::vector<std::string>* error_lines = nullptr);
 
 // Parses YAML (JSON is accepted too) into JSON values; errors name line and column.

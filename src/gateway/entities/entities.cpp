@@ -67,7 +67,8 @@ std::optional<std::string> check_router_path(const json::value& v) {
 std::optional<std::string> check_route_host(const json::value& v) {
   std::string host(v.as_string());
   std::string bare = host;
-  if (auto colon = bare.rfind(':'); colon != std::string::npos && bare.find(']') == std::string::npos &&
+  if (auto colon = bare.rfind(':'); colon != std::string::npos &&
+                                    bare.find(']') == std::string::npos &&
                                     bare.find(':') == colon) {
     std::string port = bare.substr(colon + 1);
     if (port.empty() || !std::all_of(port.begin(), port.end(), ::isdigit)) {
@@ -167,7 +168,8 @@ const schema::Field& entity_schema(Kind kind) {
         .field("created_at", timestamp())
         .field("updated_at", timestamp())
         .field("name", string().custom(check_utf8_name))
-        .field("protocols", set(typedef_protocol()).required().len_min(1).def(json::array{"http", "https"}))
+        .field("protocols",
+               set(typedef_protocol()).required().len_min(1).def(json::array{"http", "https"}))
         .field("methods", set(string().custom(check_method)))
         .field("hosts", array(string().custom(check_route_host)))
         .field("paths", array(string().custom(check_router_path)))
@@ -219,17 +221,21 @@ const schema::Field& entity_schema(Kind kind) {
           .field("key", string())
           .field("secret", string())
           .field("rsa_public_key", string())
-          .field("algorithm", string().def("HS256").one_of({"HS256", "HS384", "HS512", "RS256",
-                                                            "RS384", "RS512", "ES256", "ES384",
-                                                            "ES512", "PS256", "PS384", "PS512",
-                                                            "EdDSA"}))
+          .field("algorithm", string().def("HS256").one_of(
+                                  {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256",
+                                   "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"}))
           .field("tags", typedef_tags());
   switch (kind) {
-    case Kind::kServices: return *kServices;
-    case Kind::kRoutes: return *kRoutes;
-    case Kind::kConsumers: return *kConsumers;
-    case Kind::kPlugins: return *kPlugins;
-    case Kind::kJwtSecrets: return *kJwtSecrets;
+    case Kind::kServices:
+      return *kServices;
+    case Kind::kRoutes:
+      return *kRoutes;
+    case Kind::kConsumers:
+      return *kConsumers;
+    case Kind::kPlugins:
+      return *kPlugins;
+    case Kind::kJwtSecrets:
+      return *kJwtSecrets;
   }
   return *kServices;
 }
@@ -274,11 +280,13 @@ void apply_url_shorthand(json::object& input, Errors& errors) {
     auto end = rest.find_first_of("/?#");
     std::string authority = rest.substr(0, end);
     rest = end == std::string::npos ? "" : rest.substr(end);
-    if (auto at = authority.rfind('@'); at != std::string::npos) authority = authority.substr(at + 1);
+    if (auto at = authority.rfind('@'); at != std::string::npos)
+      authority = authority.substr(at + 1);
     if (!authority.empty() && authority[0] == '[') {
       auto close = authority.find(']');
       host = authority.substr(0, close == std::string::npos ? authority.size() : close + 1);
-      if (close != std::string::npos && close + 1 < authority.size() && authority[close + 1] == ':') {
+      if (close != std::string::npos && close + 1 < authority.size() &&
+          authority[close + 1] == ':') {
         port = authority.substr(close + 2);
       }
     } else {
@@ -321,10 +329,14 @@ Kind reference_kind(std::string_view field) {
 
 std::vector<const char*> foreign_fields(Kind kind) {
   switch (kind) {
-    case Kind::kRoutes: return {"service"};
-    case Kind::kPlugins: return {"route", "service", "consumer"};
-    case Kind::kJwtSecrets: return {"consumer"};
-    default: return {};
+    case Kind::kRoutes:
+      return {"service"};
+    case Kind::kPlugins:
+      return {"route", "service", "consumer"};
+    case Kind::kJwtSecrets:
+      return {"consumer"};
+    default:
+      return {};
   }
 }
 
@@ -354,7 +366,8 @@ DbResult<json::object> prepare(const Config& config, Kind kind, json::object inp
     auto it = input.find(f);
     return it == input.end() || it->value().is_null();
   };
-  if (absent("id")) input["id"] = existing ? json::value(existing->at("id")) : json::value(uuid_v4());
+  if (absent("id"))
+    input["id"] = existing ? json::value(existing->at("id")) : json::value(uuid_v4());
   if (absent("created_at")) {
     input["created_at"] = existing ? existing->at("created_at") : json::value(ctx.now_s);
   }
@@ -370,8 +383,9 @@ DbResult<json::object> prepare(const Config& config, Kind kind, json::object inp
   if (kind == Kind::kPlugins) {
     std::string name(out.at("name").as_string());
     if (!plugin) {
-      errors.add(field_path("name"),
-                 "plugin '" + name + "' not enabled; add it to the 'plugins' configuration property");
+      errors.add(
+          field_path("name"),
+          "plugin '" + name + "' not enabled; add it to the 'plugins' configuration property");
       return DbError::schema_violation(errors);
     }
     json::value cfg = out.at("config");
@@ -445,13 +459,14 @@ DbResult<json::object> prepare(const Config& config, Kind kind, json::object inp
     e.code = 13;
     e.name = "foreign keys unresolved";
     std::vector<std::string> parts;
-    for (const auto& fe : unresolved.list()) parts.push_back(schema::dotted(fe.path) + ": " + fe.message);
+    for (const auto& fe : unresolved.list())
+      parts.push_back(schema::dotted(fe.path) + ": " + fe.message);
     std::sort(parts.begin(), parts.end());
     std::string joined;
     for (const auto& p : parts) joined += (joined.empty() ? "" : "; ") + p;
-    e.message = parts.size() == 1 ? "foreign key unresolved (" + joined + ")"
-                                  : std::to_string(parts.size()) + " foreign keys unresolved (" +
-                                        joined + ")";
+    e.message = parts.size() == 1
+                    ? "foreign key unresolved (" + joined + ")"
+                    : std::to_string(parts.size()) + " foreign keys unresolved (" + joined + ")";
     e.fields = unresolved_fields;
     e.flat = unresolved;
     return e;
@@ -471,11 +486,21 @@ DbResult<json::object> prepare(const Config& config, Kind kind, json::object inp
   };
   std::vector<const char*> uniques;
   switch (kind) {
-    case Kind::kServices: uniques = {"name"}; break;
-    case Kind::kRoutes: uniques = {"name"}; break;
-    case Kind::kConsumers: uniques = {"username", "custom_id"}; break;
-    case Kind::kPlugins: uniques = {"instance_name"}; break;
-    case Kind::kJwtSecrets: uniques = {"key"}; break;
+    case Kind::kServices:
+      uniques = {"name"};
+      break;
+    case Kind::kRoutes:
+      uniques = {"name"};
+      break;
+    case Kind::kConsumers:
+      uniques = {"username", "custom_id"};
+      break;
+    case Kind::kPlugins:
+      uniques = {"instance_name"};
+      break;
+    case Kind::kJwtSecrets:
+      uniques = {"key"};
+      break;
   }
   for (const auto& other : config.of(kind)) {
     if (other.at("id").as_string() == self_id) continue;
@@ -485,7 +510,8 @@ DbResult<json::object> prepare(const Config& config, Kind kind, json::object inp
     }
     if (kind == Kind::kPlugins) {
       bool same = true;
-      for (const char* f : {"name", "route", "service", "consumer"}) same = same && other.at(f) == out.at(f);
+      for (const char* f : {"name", "route", "service", "consumer"})
+        same = same && other.at(f) == out.at(f);
       if (same) {
         return unique_error(json::object{{"consumer", out.at("consumer")},
                                          {"name", out.at("name")},
@@ -515,11 +541,16 @@ void deep_merge(json::object& base, const json::object& patch) {
 
 std::string_view kind_name(Kind kind) {
   switch (kind) {
-    case Kind::kServices: return "services";
-    case Kind::kRoutes: return "routes";
-    case Kind::kConsumers: return "consumers";
-    case Kind::kPlugins: return "plugins";
-    case Kind::kJwtSecrets: return "jwt_secrets";
+    case Kind::kServices:
+      return "services";
+    case Kind::kRoutes:
+      return "routes";
+    case Kind::kConsumers:
+      return "consumers";
+    case Kind::kPlugins:
+      return "plugins";
+    case Kind::kJwtSecrets:
+      return "jwt_secrets";
   }
   return "";
 }
@@ -527,21 +558,30 @@ std::string_view kind_name(Kind kind) {
 std::string_view endpoint_key(Kind kind) {
   switch (kind) {
     case Kind::kServices:
-    case Kind::kRoutes: return "name";
-    case Kind::kConsumers: return "username";
-    case Kind::kPlugins: return "instance_name";
-    case Kind::kJwtSecrets: return "key";
+    case Kind::kRoutes:
+      return "name";
+    case Kind::kConsumers:
+      return "username";
+    case Kind::kPlugins:
+      return "instance_name";
+    case Kind::kJwtSecrets:
+      return "key";
   }
   return "";
 }
 
 std::vector<json::object>& Config::of(Kind kind) {
   switch (kind) {
-    case Kind::kServices: return services;
-    case Kind::kRoutes: return routes;
-    case Kind::kConsumers: return consumers;
-    case Kind::kPlugins: return plugins;
-    case Kind::kJwtSecrets: return jwt_secrets;
+    case Kind::kServices:
+      return services;
+    case Kind::kRoutes:
+      return routes;
+    case Kind::kConsumers:
+      return consumers;
+    case Kind::kPlugins:
+      return plugins;
+    case Kind::kJwtSecrets:
+      return jwt_secrets;
   }
   return services;
 }
@@ -605,7 +645,8 @@ DbError DbError::not_found() {
   return e;
 }
 
-DbResult<json::object> insert(Config& config, Kind kind, json::object input, const WriteContext& ctx) {
+DbResult<json::object> insert(Config& config, Kind kind, json::object input,
+                              const WriteContext& ctx) {
   auto id = input.find("id");
   if (id != input.end() && id->value().is_string() &&
       config.find_by_id(kind, id->value().as_string()) != npos) {
@@ -717,8 +758,10 @@ json::object present(Kind kind, const json::object& stored) {
 
 std::string lua_pretty(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::string: return "\"" + std::string(v.as_string()) + "\"";
+    case json::kind::null:
+      return "null";
+    case json::kind::string:
+      return "\"" + std::string(v.as_string()) + "\"";
     case json::kind::object: {
       std::map<std::string, const json::value*> sorted;
       for (const auto& kv : v.as_object()) sorted[std::string(kv.key())] = &kv.value();
@@ -741,7 +784,8 @@ std::string lua_pretty(const json::value& v) {
       }
       return out + "}";
     }
-    default: return json::serialize(v);
+    default:
+      return json::serialize(v);
   }
 }
 

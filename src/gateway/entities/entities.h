@@ -78,7 +78,8 @@ struct WriteContext {
 
 // POST: validates, resolves foreign keys ({"name": ...} -> {"id": ...}), checks unique fields
 // and appends. Returns the stored entity.
-DbResult<json::object> insert(Config& config, Kind kind, json::object input, const WriteContext& ctx);
+DbResult<json::object> insert(Config& config, Kind kind, json::object input,
+                              const WriteContext& ctx);
 // PATCH: merges `patch` into the stored entity (records deep-merged) and revalidates.
 DbResult<json::object> update(Config& config, Kind kind, std::string_view key, json::object patch,
                               const WriteContext& ctx);

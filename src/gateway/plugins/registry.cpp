@@ -14,9 +14,12 @@ namespace suoke::gateway::plugins {
 
 const std::vector<const PluginSchema*>& all_schemas() {
   static const std::vector<const PluginSchema*> kAll = [] {
-    std::vector<const PluginSchema*> v{&cors::schema(),          &file_log::schema(),
-                                       &jwt::schema(),           &opentelemetry::schema(),
-                                       &prometheus::schema(),    &rate_limiting::schema(),
+    std::vector<const PluginSchema*> v{&cors::schema(),
+                                       &file_log::schema(),
+                                       &jwt::schema(),
+                                       &opentelemetry::schema(),
+                                       &prometheus::schema(),
+                                       &rate_limiting::schema(),
                                        &response_transformer::schema()};
     std::sort(v.begin(), v.end(), [](auto* a, auto* b) { return a->name < b->name; });
     return v;

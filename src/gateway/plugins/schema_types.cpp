@@ -1,11 +1,11 @@
 #include "gateway/plugins/schema_types.h"
 
-#include <boost/json/serialize.hpp>
-#include <cmath>
-#include <cstdlib>
 #include <algorithm>
+#include <boost/json/serialize.hpp>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <map>
 
 namespace suoke::gateway::schema {
@@ -251,7 +251,8 @@ EntityCheck at_least_one_of(std::vector<std::string> fields) {
   return c;
 }
 
-EntityCheck conditional_required(std::string if_field, json::value if_value, std::string then_field) {
+EntityCheck conditional_required(std::string if_field, json::value if_value,
+                                 std::string then_field) {
   EntityCheck c;
   c.kind = EntityCheck::Kind::kConditionalRequired;
   c.if_field = std::move(if_field);
@@ -371,10 +372,9 @@ json::value validate(const Field& field, const json::value* input, const Path& p
       json::array res;
       const json::array& arr = in.as_array();
       for (std::size_t i = 0; i < arr.size(); ++i) {
-        json::value v = field.elements
-                            ? validate(*field.elements, &arr[i], child(path, static_cast<int>(i)),
-                                       errors, options)
-                            : arr[i];
+        json::value v = field.elements ? validate(*field.elements, &arr[i],
+                                                  child(path, static_cast<int>(i)), errors, options)
+                                       : arr[i];
         if (field.type == Type::kSet) {
           bool dup = false;
           for (const auto& existing : res) dup = dup || existing == v;
@@ -400,8 +400,8 @@ json::value validate(const Field& field, const json::value* input, const Path& p
           json::value k(kv.key());
           validate(*field.keys, &k, p, errors, options);
         }
-        res[kv.key()] = field.values ? validate(*field.values, &kv.value(), p, errors, options)
-                                     : kv.value();
+        res[kv.key()] =
+            field.values ? validate(*field.values, &kv.value(), p, errors, options) : kv.value();
       }
       out = std::move(res);
       break;
@@ -493,8 +493,8 @@ FieldBuilder typedef_host() {
 FieldBuilder typedef_port() { return integer().between(0, 65535); }
 
 FieldBuilder typedef_protocol() {
-  return string().one_of({"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp",
-                          "ws", "wss"});
+  return string().one_of(
+      {"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"});
 }
 
 FieldBuilder typedef_protocols() {

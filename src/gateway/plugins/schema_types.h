@@ -92,9 +92,9 @@ struct Field {
   std::optional<std::size_t> len_min;
   std::optional<std::size_t> len_max;
   Validator custom;
-  FieldRef elements;  // array, set
-  FieldRef keys;      // map
-  FieldRef values;    // map
+  FieldRef elements;                                     // array, set
+  FieldRef keys;                                         // map
+  FieldRef values;                                       // map
   std::vector<std::pair<std::string, FieldRef>> fields;  // record, in output order
   std::vector<EntityCheck> checks;                       // record
 };
@@ -104,19 +104,60 @@ class FieldBuilder {
  public:
   explicit FieldBuilder(Type type) { f_.type = type; }
   explicit FieldBuilder(Field f) : f_(std::move(f)) {}
-  FieldBuilder& required(bool r = true) { f_.required = r; return *this; }
-  FieldBuilder& def(json::value v) { f_.has_default = true; f_.default_value = std::move(v); return *this; }
-  FieldBuilder& one_of(std::vector<json::value> v) { f_.one_of = std::move(v); return *this; }
-  FieldBuilder& between(double lo, double hi) { f_.between_min = lo; f_.between_max = hi; return *this; }
-  FieldBuilder& gt(double v) { f_.gt = v; return *this; }
-  FieldBuilder& len_min(std::size_t n) { f_.len_min = n; return *this; }
-  FieldBuilder& len_max(std::size_t n) { f_.len_max = n; return *this; }
-  FieldBuilder& custom(Validator v) { f_.custom = std::move(v); return *this; }
-  FieldBuilder& elements(FieldRef e) { f_.elements = std::move(e); return *this; }
-  FieldBuilder& keys(FieldRef k) { f_.keys = std::move(k); return *this; }
-  FieldBuilder& values(FieldRef v) { f_.values = std::move(v); return *this; }
-  FieldBuilder& field(std::string name, FieldRef f) { f_.fields.emplace_back(std::move(name), std::move(f)); return *this; }
-  FieldBuilder& check(EntityCheck c) { f_.checks.push_back(std::move(c)); return *this; }
+  FieldBuilder& required(bool r = true) {
+    f_.required = r;
+    return *this;
+  }
+  FieldBuilder& def(json::value v) {
+    f_.has_default = true;
+    f_.default_value = std::move(v);
+    return *this;
+  }
+  FieldBuilder& one_of(std::vector<json::value> v) {
+    f_.one_of = std::move(v);
+    return *this;
+  }
+  FieldBuilder& between(double lo, double hi) {
+    f_.between_min = lo;
+    f_.between_max = hi;
+    return *this;
+  }
+  FieldBuilder& gt(double v) {
+    f_.gt = v;
+    return *this;
+  }
+  FieldBuilder& len_min(std::size_t n) {
+    f_.len_min = n;
+    return *this;
+  }
+  FieldBuilder& len_max(std::size_t n) {
+    f_.len_max = n;
+    return *this;
+  }
+  FieldBuilder& custom(Validator v) {
+    f_.custom = std::move(v);
+    return *this;
+  }
+  FieldBuilder& elements(FieldRef e) {
+    f_.elements = std::move(e);
+    return *this;
+  }
+  FieldBuilder& keys(FieldRef k) {
+    f_.keys = std::move(k);
+    return *this;
+  }
+  FieldBuilder& values(FieldRef v) {
+    f_.values = std::move(v);
+    return *this;
+  }
+  FieldBuilder& field(std::string name, FieldRef f) {
+    f_.fields.emplace_back(std::move(name), std::move(f));
+    return *this;
+  }
+  FieldBuilder& check(EntityCheck c) {
+    f_.checks.push_back(std::move(c));
+    return *this;
+  }
   operator FieldRef() const { return std::make_shared<const Field>(f_); }  // NOLINT(implicit)
   FieldRef build() const { return *this; }
 
@@ -128,8 +169,12 @@ inline FieldBuilder string() { return FieldBuilder(Type::kString); }
 inline FieldBuilder integer() { return FieldBuilder(Type::kInteger); }
 inline FieldBuilder number() { return FieldBuilder(Type::kNumber); }
 inline FieldBuilder boolean() { return FieldBuilder(Type::kBoolean); }
-inline FieldBuilder array(FieldRef e) { return std::move(FieldBuilder(Type::kArray).elements(std::move(e))); }
-inline FieldBuilder set(FieldRef e) { return std::move(FieldBuilder(Type::kSet).elements(std::move(e))); }
+inline FieldBuilder array(FieldRef e) {
+  return std::move(FieldBuilder(Type::kArray).elements(std::move(e)));
+}
+inline FieldBuilder set(FieldRef e) {
+  return std::move(FieldBuilder(Type::kSet).elements(std::move(e)));
+}
 inline FieldBuilder map(FieldRef k, FieldRef v) {
   return std::move(FieldBuilder(Type::kMap).keys(std::move(k)).values(std::move(v)));
 }
@@ -137,7 +182,8 @@ inline FieldBuilder record() { return FieldBuilder(Type::kRecord); }
 inline FieldBuilder any() { return FieldBuilder(Type::kAny); }
 
 EntityCheck at_least_one_of(std::vector<std::string> fields);
-EntityCheck conditional_required(std::string if_field, json::value if_value, std::string then_field);
+EntityCheck conditional_required(std::string if_field, json::value if_value,
+                                 std::string then_field);
 
 struct Options {
   // Form-encoded bodies carry every value as a string: coerce to the declared type, as

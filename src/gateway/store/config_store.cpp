@@ -96,8 +96,9 @@ Result<void> write_atomically(const std::string& dir, const std::string& content
 Result<std::shared_ptr<const Snapshot>> build_snapshot(const Config& config, uint64_t version) {
   auto snap = std::make_shared<Snapshot>();
   snap->version = version;
-  snap->configuration_hash =
-      config.empty() ? std::string(kEmptyHash) : declarative::md5_hex(declarative::export_json(config));
+  snap->configuration_hash = config.empty()
+                                 ? std::string(kEmptyHash)
+                                 : declarative::md5_hex(declarative::export_json(config));
   std::unordered_map<std::string, std::size_t> service_index;
   for (const auto& s : config.services) {
     Service out;
@@ -286,7 +287,8 @@ Result<void> ConfigStore::load_declarative_document(const json::value& document,
   if (!loaded.ok()) return loaded.error();
   std::lock_guard<std::mutex> lock(impl_->write_mutex);
   auto r = impl_->commit(std::move(loaded.value()), {});
-  if (!r.ok()) return Error::make(r.error().message, r.error().http_status == 500 ? "io" : "schema");
+  if (!r.ok())
+    return Error::make(r.error().message, r.error().http_status == 500 ? "io" : "schema");
   return Ok();
 }
 

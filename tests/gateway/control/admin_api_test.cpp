@@ -7,7 +7,8 @@ namespace {
 
 TEST(AdminApi, ServiceCrudByIdAndName) {
   AdminFixture f;
-  auto created = f.post("/services", json::object{{"name", "svc"}, {"url", "https://example.com/base"}});
+  auto created =
+      f.post("/services", json::object{{"name", "svc"}, {"url", "https://example.com/base"}});
   ASSERT_EQ(created.status, 201) << created.body;
   auto svc = created.obj();
   EXPECT_EQ(svc["protocol"], "https");
@@ -65,7 +66,8 @@ TEST(AdminApi, SchemaViolationShape) {
   auto o = r.obj();
   EXPECT_EQ(o["code"], 2);
   EXPECT_EQ(o["name"], "schema violation");
-  EXPECT_EQ(o["message"], "2 schema violations (host: required field missing; retries: expected an integer)");
+  EXPECT_EQ(o["message"],
+            "2 schema violations (host: required field missing; retries: expected an integer)");
   EXPECT_EQ(o["fields"].at("host"), "required field missing");
   EXPECT_EQ(o["fields"].at("retries"), "expected an integer");
   EXPECT_EQ(f.get("/services").obj()["data"].as_array().size(), 0u);
@@ -110,8 +112,10 @@ TEST(AdminApi, ForeignKeys) {
   EXPECT_EQ(r.obj()["message"],
             "foreign key unresolved (service.name: the foreign key cannot be resolved with "
             "'{name=\"ghost\"}' for an existing 'services' entity)");
-  auto by_id = f.post("/routes", json::object{{"paths", json::array{"/a"}},
-                                              {"service", json::object{{"id", "5b1c4f4e-5a9f-4b8e-9a44-2f1a2b3c4d5e"}}}});
+  auto by_id = f.post(
+      "/routes",
+      json::object{{"paths", json::array{"/a"}},
+                   {"service", json::object{{"id", "5b1c4f4e-5a9f-4b8e-9a44-2f1a2b3c4d5e"}}}});
   EXPECT_EQ(by_id.status, 400);
   EXPECT_EQ(by_id.obj()["code"], 4);
 
@@ -139,8 +143,9 @@ TEST(AdminApi, UniqueViolation) {
   ASSERT_EQ(f.post("/services", json::object{{"name", "x"}, {"host", "a.b"}}).status, 201);
   auto dup = f.post("/services", json::object{{"name", "x"}, {"host", "a.b"}});
   EXPECT_EQ(dup.status, 409);
-  EXPECT_EQ(dup.body,
-            R"({"code":5,"name":"unique constraint violation","message":"UNIQUE violation detected on '{name=\"x\"}'","fields":{"name":"x"}})");
+  EXPECT_EQ(
+      dup.body,
+      R"({"code":5,"name":"unique constraint violation","message":"UNIQUE violation detected on '{name=\"x\"}'","fields":{"name":"x"}})");
   ASSERT_EQ(f.post("/plugins", json::object{{"name", "cors"}}).status, 201);
   auto dup_plugin = f.post("/plugins", json::object{{"name", "cors"}});
   EXPECT_EQ(dup_plugin.status, 409);
@@ -163,7 +168,10 @@ TEST(AdminApi, MalformedBodiesAndMethods) {
 TEST(AdminApi, Pagination) {
   AdminFixture f;
   for (int i = 0; i < 5; ++i) {
-    ASSERT_EQ(f.post("/services", json::object{{"name", "s" + std::to_string(i)}, {"host", "h.local"}}).status, 201);
+    ASSERT_EQ(
+        f.post("/services", json::object{{"name", "s" + std::to_string(i)}, {"host", "h.local"}})
+            .status,
+        201);
   }
   auto page1 = f.get("/services?size=2").obj();
   ASSERT_EQ(page1["data"].as_array().size(), 2u);
@@ -187,12 +195,14 @@ TEST(AdminApi, Pagination) {
 
 TEST(AdminApi, FormBodies) {
   AdminFixture f;
-  auto svc = f.form("POST", "/services", "name=formsvc&url=http%3A%2F%2Fup.local%3A9000%2Fp&retries=3");
+  auto svc =
+      f.form("POST", "/services", "name=formsvc&url=http%3A%2F%2Fup.local%3A9000%2Fp&retries=3");
   ASSERT_EQ(svc.status, 201) << svc.body;
   EXPECT_EQ(svc.obj()["retries"], 3);
   EXPECT_EQ(svc.obj()["port"], 9000);
-  auto route = f.form("POST", "/routes",
-                      "service.name=formsvc&paths=/a&paths=/b&methods[]=GET&methods[]=POST&strip_path=false");
+  auto route = f.form(
+      "POST", "/routes",
+      "service.name=formsvc&paths=/a&paths=/b&methods[]=GET&methods[]=POST&strip_path=false");
   ASSERT_EQ(route.status, 201) << route.body;
   EXPECT_EQ(route.obj()["paths"], (json::array{"/a", "/b"}));
   EXPECT_EQ(route.obj()["methods"], (json::array{"GET", "POST"}));
@@ -200,8 +210,9 @@ TEST(AdminApi, FormBodies) {
   auto single = f.form("POST", "/routes", "hosts=example.com");
   ASSERT_EQ(single.status, 201) << single.body;
   EXPECT_EQ(single.obj()["hosts"], (json::array{"example.com"}));
-  auto plugin = f.form("POST", "/services/formsvc/plugins",
-                       "name=rate-limiting&config.minute=100&config[hour]=1000&config.policy=local");
+  auto plugin =
+      f.form("POST", "/services/formsvc/plugins",
+             "name=rate-limiting&config.minute=100&config[hour]=1000&config.policy=local");
   ASSERT_EQ(plugin.status, 201) << plugin.body;
   EXPECT_EQ(plugin.obj()["config"].at("minute"), 100);
   EXPECT_EQ(plugin.obj()["config"].at("hour"), 1000);
@@ -209,9 +220,10 @@ TEST(AdminApi, FormBodies) {
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.obj()["fields"].at("config").at("minute"), "expected a number");
 
-  auto multipart = f.call("POST", "/consumers",
-                          "--XyZ\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nbob\r\n--XyZ--\r\n",
-                          "multipart/form-data; boundary=XyZ");
+  auto multipart =
+      f.call("POST", "/consumers",
+             "--XyZ\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nbob\r\n--XyZ--\r\n",
+             "multipart/form-data; boundary=XyZ");
   ASSERT_EQ(multipart.status, 201) << multipart.body;
   EXPECT_EQ(multipart.obj()["username"], "bob");
 }
@@ -223,7 +235,8 @@ TEST(AdminApi, PluginsValidation) {
   EXPECT_EQ(unknown.obj()["message"],
             "schema violation (name: plugin 'x-custom' not enabled; add it to the 'plugins' "
             "configuration property)");
-  auto unknown_field = f.post("/plugins", json::object{{"name", "cors"}, {"config", json::object{{"bogus", 1}}}});
+  auto unknown_field =
+      f.post("/plugins", json::object{{"name", "cors"}, {"config", json::object{{"bogus", 1}}}});
   EXPECT_EQ(unknown_field.obj()["fields"].at("config").at("bogus"), "unknown field");
   auto no_limit = f.post("/plugins", json::object{{"name", "rate-limiting"}});
   EXPECT_EQ(no_limit.status, 400);
@@ -235,7 +248,8 @@ TEST(AdminApi, PluginsValidation) {
   auto otel = f.post("/plugins", json::object{{"name", "opentelemetry"}});
   EXPECT_EQ(otel.obj()["fields"].at("config").at("endpoint"), "required field missing");
 
-  auto plugin = f.post("/plugins", json::object{{"name", "rate-limiting"}, {"config", json::object{{"minute", 5}}}});
+  auto plugin = f.post(
+      "/plugins", json::object{{"name", "rate-limiting"}, {"config", json::object{{"minute", 5}}}});
   ASSERT_EQ(plugin.status, 201) << plugin.body;
   std::string id(plugin.obj()["id"].as_string());
   auto patched = f.patch("/plugins/" + id, json::object{{"config", json::object{{"hour", 50}}}});
@@ -270,12 +284,16 @@ TEST(AdminApi, ConsumersAndJwt) {
   auto rs = f.post("/consumers/alice/jwt", json::object{{"algorithm", "RS256"}});
   EXPECT_EQ(rs.status, 400);
   EXPECT_EQ(rs.obj()["fields"].at("rsa_public_key"), "required field missing");
-  auto bad_key = f.post("/consumers/alice/jwt", json::object{{"algorithm", "RS256"}, {"rsa_public_key", "nope"}});
+  auto bad_key = f.post("/consumers/alice/jwt",
+                        json::object{{"algorithm", "RS256"}, {"rsa_public_key", "nope"}});
   EXPECT_EQ(bad_key.obj()["fields"].at("rsa_public_key"), "invalid key");
   auto bad_alg = f.post("/consumers/alice/jwt", json::object{{"algorithm", "none"}});
   EXPECT_EQ(bad_alg.status, 400);
 
-  ASSERT_EQ(f.post("/consumers/alice/plugins", json::object{{"name", "rate-limiting"}, {"config", json::object{{"second", 1}}}}).status, 201);
+  ASSERT_EQ(f.post("/consumers/alice/plugins",
+                   json::object{{"name", "rate-limiting"}, {"config", json::object{{"second", 1}}}})
+                .status,
+            201);
   auto cors_on_consumer = f.post("/consumers/alice/plugins", json::object{{"name", "cors"}});
   EXPECT_EQ(cors_on_consumer.status, 400);
 
@@ -311,12 +329,14 @@ TEST(AdminApi, RootStatusAndConfig) {
   EXPECT_NE(yaml.find("_format_version"), std::string::npos);
 
   auto loaded = f.call("POST", "/config",
-                       "_format_version: \"3.0\"\nservices:\n- name: b\n  url: http://b.local\n  routes:\n  - paths: [/b]\n",
+                       "_format_version: \"3.0\"\nservices:\n- name: b\n  url: http://b.local\n  "
+                       "routes:\n  - paths: [/b]\n",
                        "text/yaml");
   ASSERT_EQ(loaded.status, 201) << loaded.body;
   EXPECT_EQ(f.get("/services/a").status, 404);
   EXPECT_EQ(f.get("/services/b").status, 200);
-  auto bad = f.post("/config", json::object{{"config", "_format_version: \"3.0\"\nservices:\n- host: 1\n"}});
+  auto bad = f.post("/config",
+                    json::object{{"config", "_format_version: \"3.0\"\nservices:\n- host: 1\n"}});
   EXPECT_EQ(bad.status, 400) << bad.body;
   EXPECT_EQ(bad.obj()["code"], 14);
   EXPECT_EQ(f.get("/services/b").status, 200);  // rejected config applied nothing

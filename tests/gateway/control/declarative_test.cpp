@@ -1,12 +1,13 @@
+#include "gateway/declarative/declarative.h"
+
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <thread>
-#include <unistd.h>
 
 #include "gateway/control/test_util.h"
-#include "gateway/declarative/declarative.h"
 
 namespace suoke::gateway::testing {
 namespace {
@@ -96,7 +97,8 @@ TEST(Declarative, RoundTripIsLossless) {
   auto first = declarative::load(kConfig, opts());
   ASSERT_TRUE(first.ok()) << first.error().message;
   for (bool yaml : {true, false}) {
-    std::string text = yaml ? declarative::export_yaml(first.value()) : declarative::export_json(first.value());
+    std::string text =
+        yaml ? declarative::export_yaml(first.value()) : declarative::export_json(first.value());
     auto second = declarative::load(text, opts());
     ASSERT_TRUE(second.ok()) << second.error().message << "\n" << text;
     EXPECT_EQ(declarative::export_json(second.value()), declarative::export_json(first.value()));
@@ -141,12 +143,16 @@ consumers:
     return std::find(lines.begin(), lines.end(), line) != lines.end();
   };
   EXPECT_TRUE(has("services[2].retries: expected an integer")) << r.error().message;
-  EXPECT_TRUE(has("services[2].routes[0].paths[1]: should start with: / (fixed path) or ~/ (regex path)"))
+  EXPECT_TRUE(
+      has("services[2].routes[0].paths[1]: should start with: / (fixed path) or ~/ (regex path)"))
       << r.error().message;
-  EXPECT_TRUE(has("plugins[0].name: plugin 'no-such-plugin' not enabled; add it to the 'plugins' configuration property"))
+  EXPECT_TRUE(
+      has("plugins[0].name: plugin 'no-such-plugin' not enabled; add it to the 'plugins' "
+          "configuration property"))
       << r.error().message;
   EXPECT_TRUE(has("plugins[1].config.colour: unknown field")) << r.error().message;
-  EXPECT_TRUE(has("consumers[0]: at least one of these fields must be non-empty: 'custom_id', 'username'"))
+  EXPECT_TRUE(
+      has("consumers[0]: at least one of these fields must be non-empty: 'custom_id', 'username'"))
       << r.error().message;
   EXPECT_NE(r.error().message.find("kong.yml"), std::string::npos);
 }
@@ -157,14 +163,16 @@ TEST(Declarative, SyntaxErrorsNameLineAndColumn) {
   EXPECT_NE(r.error().message.find("line "), std::string::npos) << r.error().message;
   auto missing = declarative::load("services: []\n", opts());
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.error().message.find("_format_version: required field missing"), std::string::npos);
+  EXPECT_NE(missing.error().message.find("_format_version: required field missing"),
+            std::string::npos);
   EXPECT_TRUE(declarative::load("{\"_format_version\": \"2.1\"}", opts()).ok());
 }
 
 TEST(Declarative, StoreLoadIsAllOrNothing) {
   AdminFixture f;
   ASSERT_EQ(f.post("/services", json::object{{"name", "keep"}, {"host", "k.local"}}).status, 201);
-  auto bad = f.store->load_declarative("_format_version: \"3.0\"\nservices:\n- name: x\n", "bad.yml");
+  auto bad =
+      f.store->load_declarative("_format_version: \"3.0\"\nservices:\n- name: x\n", "bad.yml");
   EXPECT_FALSE(bad.ok());
   EXPECT_EQ(f.get("/services/keep").status, 200);
   auto good = f.store->load_declarative(kConfig, "kong.yml");
@@ -195,11 +203,17 @@ class Durability : public ::testing::Test {
 
 TEST_F(Durability, WritesSurviveReopen) {
   AdminFixture f(dir_.string());
-  ASSERT_EQ(f.post("/services", json::object{{"name", "a"}, {"url", "http://a.local:81/x"}}).status, 201);
-  ASSERT_EQ(f.post("/services/a/routes", json::object{{"name", "ra"}, {"paths", json::array{"/a"}}}).status, 201);
+  ASSERT_EQ(f.post("/services", json::object{{"name", "a"}, {"url", "http://a.local:81/x"}}).status,
+            201);
+  ASSERT_EQ(f.post("/services/a/routes", json::object{{"name", "ra"}, {"paths", json::array{"/a"}}})
+                .status,
+            201);
   ASSERT_EQ(f.post("/consumers", json::object{{"username", "u"}}).status, 201);
   ASSERT_EQ(f.post("/consumers/u/jwt", json::object{{"key", "k1"}}).status, 201);
-  ASSERT_EQ(f.post("/plugins", json::object{{"name", "rate-limiting"}, {"config", json::object{{"minute", 3}}}}).status, 201);
+  ASSERT_EQ(f.post("/plugins",
+                   json::object{{"name", "rate-limiting"}, {"config", json::object{{"minute", 3}}}})
+                .status,
+            201);
   EXPECT_TRUE(std::filesystem::exists(dir_ / "kong.json"));
   EXPECT_FALSE(std::filesystem::exists(dir_ / "kong.json.tmp"));
   std::string before = f.get("/services/a").body;
@@ -234,12 +248,16 @@ TEST_F(Durability, FailedWriteChangesNothing) {
 
 TEST_F(Durability, CorruptFileIsAnError) {
   std::filesystem::create_directories(dir_);
-  { std::ofstream(dir_ / "kong.json") << "{\"_format_version\":\"3.0\",\"services\":[{\"port\":\"x\"}]}"; }
+  {
+    std::ofstream(dir_ / "kong.json")
+        << "{\"_format_version\":\"3.0\",\"services\":[{\"port\":\"x\"}]}";
+  }
   store::StoreOptions options;
   options.data_dir = dir_.string();
   auto opened = store::ConfigStore::open(options);
   ASSERT_FALSE(opened.ok());
-  EXPECT_NE(opened.error().message.find("services[0]"), std::string::npos) << opened.error().message;
+  EXPECT_NE(opened.error().message.find("services[0]"), std::string::npos)
+      << opened.error().message;
 }
 
 TEST(Concurrency, ParallelWritersAllLand) {
@@ -248,8 +266,9 @@ TEST(Concurrency, ParallelWritersAllLand) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&f, t] {
       for (int i = 0; i < 25; ++i) {
-        auto r = f.post("/services", json::object{{"name", "s" + std::to_string(t) + "-" + std::to_string(i)},
-                                                  {"host", "h.local"}});
+        auto r = f.post("/services",
+                        json::object{{"name", "s" + std::to_string(t) + "-" + std::to_string(i)},
+                                     {"host", "h.local"}});
         EXPECT_EQ(r.status, 201);
         f.get("/services?size=5");
       }

@@ -8,7 +8,8 @@
 namespace suoke::gateway::testing {
 namespace {
 
-void create_service(AdminFixture& f, const std::string& name, const std::string& url, bool timeouts) {
+void create_service(AdminFixture& f, const std::string& name, const std::string& url,
+                    bool timeouts) {
   json::object body{{"name", name}, {"url", url}};
   if (timeouts) {
     body["connect_timeout"] = 60000;
@@ -36,8 +37,11 @@ void add_plugin(AdminFixture& f, const std::string& service, const std::string& 
 }
 
 json::object redis_limits(int minute, int hour) {
-  return json::object{{"minute", minute}, {"hour", hour}, {"policy", "redis"},
-                      {"redis_host", "redis-cluster"}, {"redis_port", 7001}};
+  return json::object{{"minute", minute},
+                      {"hour", hour},
+                      {"policy", "redis"},
+                      {"redis_host", "redis-cluster"},
+                      {"redis_port", 7001}};
 }
 
 TEST(SeedScript, ConfiguresEverythingLikeKong) {
@@ -49,7 +53,8 @@ TEST(SeedScript, ConfiguresEverythingLikeKong) {
   create_service(f, "xiaoai-service", "http://xiaoai-service:8000", true);
   create_route(f, "xiaoai-service", "/api/v1/xiaoai", {"GET", "POST"});
   add_plugin(f, "xiaoai-service", "jwt",
-             json::object{{"secret_is_base64", false}, {"key_claim_name", "iss"},
+             json::object{{"secret_is_base64", false},
+                          {"key_claim_name", "iss"},
                           {"claims_to_verify", json::array{"exp"}}});
   add_plugin(f, "xiaoai-service", "rate-limiting", redis_limits(50, 500));
 
@@ -67,22 +72,28 @@ TEST(SeedScript, ConfiguresEverythingLikeKong) {
   create_service(f, "health-data-service", "http://health-data-service:8000", false);
   create_route(f, "health-data-service", "/api/v1/health", {"GET", "POST", "PUT"});
   add_plugin(f, "health-data-service", "jwt");
-  add_plugin(f, "health-data-service", "response-transformer",
-             json::object{{"remove", json::object{{"json", json::array{"sensitive_data", "personal_info"}}}}});
+  add_plugin(
+      f, "health-data-service", "response-transformer",
+      json::object{
+          {"remove", json::object{{"json", json::array{"sensitive_data", "personal_info"}}}}});
 
-  auto cors = f.post("/plugins", json::object{
-      {"name", "cors"},
-      {"config", json::object{{"origins", json::array{"*"}},
-                              {"methods", json::array{"GET", "POST", "PUT", "DELETE", "OPTIONS"}},
-                              {"headers", json::array{"Accept", "Accept-Version", "Content-Length",
-                                                      "Content-MD5", "Content-Type", "Date",
-                                                      "X-Auth-Token"}},
-                              {"exposed_headers", json::array{"X-Auth-Token"}},
-                              {"credentials", true},
-                              {"max_age", 3600}}}});
+  auto cors = f.post(
+      "/plugins",
+      json::object{
+          {"name", "cors"},
+          {"config",
+           json::object{
+               {"origins", json::array{"*"}},
+               {"methods", json::array{"GET", "POST", "PUT", "DELETE", "OPTIONS"}},
+               {"headers", json::array{"Accept", "Accept-Version", "Content-Length", "Content-MD5",
+                                       "Content-Type", "Date", "X-Auth-Token"}},
+               {"exposed_headers", json::array{"X-Auth-Token"}},
+               {"credentials", true},
+               {"max_age", 3600}}}});
   ASSERT_EQ(cors.status, 201) << cors.body;
-  auto log = f.post("/plugins", json::object{{"name", "file-log"},
-                                              {"config", json::object{{"path", "/tmp/access.log"}}}});
+  auto log = f.post(
+      "/plugins",
+      json::object{{"name", "file-log"}, {"config", json::object{{"path", "/tmp/access.log"}}}});
   ASSERT_EQ(log.status, 201) << log.body;
 
   // What the proof-of-compatibility test checks through the Admin API.

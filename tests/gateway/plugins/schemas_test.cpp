@@ -49,8 +49,11 @@ TEST(PluginSchemas, JwtDefaults) {
 TEST(PluginSchemas, RateLimitingSeedConfigAndRedis) {
   schema::Errors e;
   auto out = check("rate-limiting",
-                   json::object{{"minute", 100}, {"hour", 1000}, {"policy", "redis"},
-                                {"redis_host", "redis-cluster"}, {"redis_port", 7001}},
+                   json::object{{"minute", 100},
+                                {"hour", 1000},
+                                {"policy", "redis"},
+                                {"redis_host", "redis-cluster"},
+                                {"redis_port", 7001}},
                    e);
   ASSERT_TRUE(e.empty()) << schema::schema_violation_message(e);
   EXPECT_EQ(out.at("redis").at("host"), "redis-cluster");
@@ -81,18 +84,22 @@ TEST(PluginSchemas, RateLimitingSeedConfigAndRedis) {
 
 TEST(PluginSchemas, CorsResponseTransformerFileLogPrometheusOtel) {
   schema::Errors e;
-  auto cors = check("cors", json::object{{"origins", json::array{"*"}}, {"max_age", 3600}, {"credentials", true}}, e);
+  auto cors = check(
+      "cors", json::object{{"origins", json::array{"*"}}, {"max_age", 3600}, {"credentials", true}},
+      e);
   ASSERT_TRUE(e.empty());
   EXPECT_EQ(cors.at("preflight_continue"), false);
   EXPECT_EQ(cors.at("methods").as_array().size(), 9u);
 
-  auto rt = check("response-transformer",
-                  json::object{{"remove", json::object{{"json", json::array{"sensitive_data"}}}}}, e);
+  auto rt =
+      check("response-transformer",
+            json::object{{"remove", json::object{{"json", json::array{"sensitive_data"}}}}}, e);
   ASSERT_TRUE(e.empty());
   EXPECT_EQ(rt.at("remove").at("headers"), json::array{});
   EXPECT_EQ(rt.at("add").at("json"), json::array{});
   schema::Errors colon;
-  check("response-transformer", json::object{{"add", json::object{{"headers", json::array{"nocolon"}}}}}, colon);
+  check("response-transformer",
+        json::object{{"add", json::object{{"headers", json::array{"nocolon"}}}}}, colon);
   EXPECT_EQ(colon.list().size(), 1u);
 
   schema::Errors path;
@@ -109,7 +116,8 @@ TEST(PluginSchemas, CorsResponseTransformerFileLogPrometheusOtel) {
   schema::Errors otel_missing;
   check("opentelemetry", json::object{}, otel_missing);
   EXPECT_EQ(schema::dotted(otel_missing.list()[0].path), "config.endpoint");
-  auto otel = check("opentelemetry", json::object{{"endpoint", "http://collector:4318/v1/traces"}}, e);
+  auto otel =
+      check("opentelemetry", json::object{{"endpoint", "http://collector:4318/v1/traces"}}, e);
   ASSERT_TRUE(e.empty()) << schema::schema_violation_message(e);
   EXPECT_EQ(otel.at("queue").at("max_batch_size"), 1);
   EXPECT_EQ(otel.at("header_type"), "preserve");

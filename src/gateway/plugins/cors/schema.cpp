@@ -22,8 +22,8 @@ const PluginSchema& schema() {
       }
       return std::nullopt;
     });
-    json::array methods{"GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRACE",
-                        "CONNECT"};
+    json::array methods{"GET",    "HEAD",    "PUT",   "PATCH",  "POST",
+                        "DELETE", "OPTIONS", "TRACE", "CONNECT"};
     std::vector<json::value> method_list(methods.begin(), methods.end());
     s.config = record()
                    .required()

@@ -9,21 +9,21 @@ const PluginSchema& schema() {
     PluginSchema s;
     s.name = "file-log";
     s.priority = 9;
-    s.config = record()
-                   .required()
-                   .field("path", string().required().custom(
-                                      [](const json::value& v) -> std::optional<std::string> {
-                                        // Kong: match = [[^[^*&%%\`]+$]]
-                                        for (char c : v.as_string()) {
-                                          if (c == '*' || c == '&' || c == '%' || c == '\\' ||
-                                              c == '`') {
-                                            return "not a valid filename";
-                                          }
-                                        }
-                                        return std::nullopt;
-                                      }))
-                   .field("reopen", boolean().required().def(false))
-                   .field("custom_fields_by_lua", map(string().len_min(1), string()));
+    s.config =
+        record()
+            .required()
+            .field("path", string().required().custom(
+                               [](const json::value& v) -> std::optional<std::string> {
+                                 // Kong: match = [[^[^*&%%\`]+$]]
+                                 for (char c : v.as_string()) {
+                                   if (c == '*' || c == '&' || c == '%' || c == '\\' || c == '`') {
+                                     return "not a valid filename";
+                                   }
+                                 }
+                                 return std::nullopt;
+                               }))
+            .field("reopen", boolean().required().def(false))
+            .field("custom_fields_by_lua", map(string().len_min(1), string()));
     return s;
   }();
   return kSchema;

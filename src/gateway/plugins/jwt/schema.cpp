@@ -31,8 +31,9 @@ const PluginSchema& schema() {
           if (c == "exp") return std::nullopt;
         }
       }
-      return std::string("failed conditional validation given value of field "
-                         "'config.maximum_expiration'");
+      return std::string(
+          "failed conditional validation given value of field "
+          "'config.maximum_expiration'");
     };
     s.entity_checks.push_back(std::move(exp));
     return s;

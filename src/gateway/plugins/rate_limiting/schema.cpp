@@ -10,12 +10,15 @@ namespace {
 constexpr const char* kPeriods[] = {"second", "minute", "hour", "day", "month", "year"};
 
 // Deprecated top-level field -> key inside config.redis.
-constexpr std::pair<const char*, const char*> kShorthands[] = {
-    {"redis_host", "host"},       {"redis_port", "port"},
-    {"redis_password", "password"}, {"redis_username", "username"},
-    {"redis_ssl", "ssl"},         {"redis_ssl_verify", "ssl_verify"},
-    {"redis_server_name", "server_name"}, {"redis_timeout", "timeout"},
-    {"redis_database", "database"}};
+constexpr std::pair<const char*, const char*> kShorthands[] = {{"redis_host", "host"},
+                                                               {"redis_port", "port"},
+                                                               {"redis_password", "password"},
+                                                               {"redis_username", "username"},
+                                                               {"redis_ssl", "ssl"},
+                                                               {"redis_ssl_verify", "ssl_verify"},
+                                                               {"redis_server_name", "server_name"},
+                                                               {"redis_timeout", "timeout"},
+                                                               {"redis_database", "database"}};
 
 std::optional<std::string> periods_in_order(const schema::json::value& v) {
   const auto& config = v.as_object();
@@ -29,7 +32,8 @@ std::optional<std::string> periods_in_order(const schema::json::value& v) {
       double v2 = hi->value().to_number<double>();
       if (v2 < v1) {
         char buf[160];
-        std::snprintf(buf, sizeof buf, "The limit for %s(%.1f) cannot be lower than the limit for %s(%.1f)",
+        std::snprintf(buf, sizeof buf,
+                      "The limit for %s(%.1f) cannot be lower than the limit for %s(%.1f)",
                       kPeriods[j], v2, kPeriods[i], v1);
         return std::string(buf);
       }
@@ -59,8 +63,10 @@ const PluginSchema& schema() {
                          .field("server_name", typedef_host());
     auto b = record().required();
     for (const char* p : kPeriods) b.field(p, number().gt(0));
-    b.field("limit_by", string().def("consumer").one_of({"consumer", "credential", "ip", "service",
-                                                         "header", "path", "consumer-group"}))
+    b.field("limit_by", string()
+                            .def("consumer")
+                            .one_of({"consumer", "credential", "ip", "service", "header", "path",
+                                     "consumer-group"}))
         .field("header_name", typedef_header_name())
         .field("path", string().custom([](const json::value& v) -> std::optional<std::string> {
           if (v.as_string().empty() || v.as_string()[0] != '/') return "should start with: /";
@@ -79,8 +85,10 @@ const PluginSchema& schema() {
                                                "config.day", "config.month", "config.year"}));
     s.entity_checks.push_back(conditional_required("config.policy", "redis", "config.redis.host"));
     s.entity_checks.push_back(conditional_required("config.policy", "redis", "config.redis.port"));
-    s.entity_checks.push_back(conditional_required("config.policy", "redis", "config.redis.timeout"));
-    s.entity_checks.push_back(conditional_required("config.limit_by", "header", "config.header_name"));
+    s.entity_checks.push_back(
+        conditional_required("config.policy", "redis", "config.redis.timeout"));
+    s.entity_checks.push_back(
+        conditional_required("config.limit_by", "header", "config.header_name"));
     s.entity_checks.push_back(conditional_required("config.limit_by", "path", "config.path"));
     s.translate_shorthands = [](json::object& config) {
       for (const auto& [old_name, new_name] : kShorthands) {

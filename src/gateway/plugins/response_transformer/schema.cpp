@@ -19,31 +19,28 @@ const PluginSchema& schema() {
     FieldRef colon_list = array(colon).def(json::array{});
     FieldRef plain_list = array(string()).def(json::array{});
     FieldRef types = array(string().one_of({"boolean", "number", "string"})).def(json::array{});
-    s.config = record()
-                   .required()
-                   .field("remove", record()
-                                        .required()
-                                        .field("json", plain_list)
-                                        .field("headers", plain_list))
-                   .field("rename", record()
-                                        .required()
-                                        .field("json", colon_list)
-                                        .field("headers", colon_list))
-                   .field("replace", record()
-                                         .required()
-                                         .field("json", colon_list)
-                                         .field("json_types", types)
-                                         .field("headers", colon_list))
-                   .field("add", record()
-                                     .required()
-                                     .field("json", colon_list)
-                                     .field("json_types", types)
-                                     .field("headers", colon_list))
-                   .field("append", record()
-                                        .required()
-                                        .field("json", colon_list)
-                                        .field("json_types", types)
-                                        .field("headers", colon_list));
+    s.config =
+        record()
+            .required()
+            .field("remove",
+                   record().required().field("json", plain_list).field("headers", plain_list))
+            .field("rename",
+                   record().required().field("json", colon_list).field("headers", colon_list))
+            .field("replace", record()
+                                  .required()
+                                  .field("json", colon_list)
+                                  .field("json_types", types)
+                                  .field("headers", colon_list))
+            .field("add", record()
+                              .required()
+                              .field("json", colon_list)
+                              .field("json_types", types)
+                              .field("headers", colon_list))
+            .field("append", record()
+                                 .required()
+                                 .field("json", colon_list)
+                                 .field("json_types", types)
+                                 .field("headers", colon_list));
     return s;
   }();
   return kSchema;
