@@ -1,6 +1,10 @@
 #include <signal.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "cli/args.h"
@@ -8,6 +12,8 @@
 #include "cli/signals.h"
 #include "core/log.h"
 #include "gateway/app/gateway_app.h"
+#include "gateway/snapshot.h"
+#include "gateway/store/config_store.h"
 
 namespace suoke::cli {
 namespace {
@@ -24,9 +30,81 @@ const std::vector<FlagSpec>& gateway_flags() {
       {"config", true, "Kong 3.x declarative config (YAML or JSON) loaded at start and on SIGHUP", ""},
       {"max-body-size", true, "largest request body accepted, in bytes (413 beyond; 0 = unlimited)", "8388608"},
       {"log-level", true, "debug | info | warn | error", "info"},
+      {"format", true, "export only: yaml | json", "yaml"},
+      {"output", true, "export only: write to this file instead of stdout", ""},
       {"help", false, "show this help", ""},
   };
   return flags;
+}
+
+constexpr const char* kGatewaySummary =
+    "The API gateway: a reverse proxy with Kong 3.x Services, Routes and plugins,\n"
+    "a Kong-compatible Admin API, and Kong declarative config in and out.\n\n"
+    "  suoke gateway [flags]          run it\n"
+    "  suoke gateway check --config F validate a declarative file (like `kong config parse`);\n"
+    "                                 every error is listed with its entity path; exit 1 if any\n"
+    "  suoke gateway export [--data-dir D | --config F] [--format yaml|json] [--output FILE]\n"
+    "                                 print the configuration as Kong declarative config\n"
+    "                                 (like `kong config db_export`)\n\n"
+    "--data-dir persists Admin API writes (kong.json, fsync'd before each response). When\n"
+    "--config is given too, the file replaces what the data dir held at start.";
+
+// `check` and `export` work on a memory-only store: nothing is written anywhere.
+int run_offline(const std::string& action, const ParsedArgs& parsed) {
+  gateway::store::StoreOptions store_options;
+  if (action == "export" && !parsed.has("config")) {
+    store_options.data_dir = parsed.has("data-dir") ? parsed.get("data-dir") : "./suoke-data";
+  }
+  auto store = gateway::store::ConfigStore::open(store_options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "suoke gateway %s: %s\n", action.c_str(), store.error().message.c_str());
+    return 1;
+  }
+  if (parsed.has("config")) {
+    std::string path = parsed.get("config");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "suoke gateway %s: cannot read %s: %s\n", action.c_str(), path.c_str(),
+                   std::strerror(errno));
+      return 1;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    auto loaded = (*store)->load_declarative(text.str(), path);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "suoke gateway %s: %s: %s\n", action.c_str(), path.c_str(),
+                   loaded.error().message.c_str());
+      return 1;
+    }
+  } else if (action == "check") {
+    std::fprintf(stderr, "suoke gateway check: --config FILE is required\n");
+    return 2;
+  }
+  if (action == "check") {
+    auto snapshot = (*store)->snapshot();
+    std::printf("%s: valid (%zu services, %zu routes, %zu plugins, %zu consumers)\n", parsed.get("config").c_str(),
+                snapshot->services.size(), snapshot->routes.size(), snapshot->plugins.size(),
+                snapshot->consumers.size());
+    return 0;
+  }
+  std::string format = parsed.get("format", "yaml");
+  if (format != "yaml" && format != "json") {
+    std::fprintf(stderr, "suoke gateway export: --format: expected yaml or json\n");
+    return 2;
+  }
+  std::string text = (*store)->export_declarative(format == "yaml");
+  if (parsed.has("output")) {
+    std::ofstream out(parsed.get("output"), std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      std::fprintf(stderr, "suoke gateway export: cannot write %s\n", parsed.get("output").c_str());
+      return 1;
+    }
+  } else {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  }
+  return 0;
 }
 
 Result<int> parse_int(const std::string& flag, const std::string& text) {
@@ -112,12 +190,16 @@ int run_gateway(const std::vector<std::string>& args) {
     return 2;
   }
   if (parsed->has("help")) {
-    std::printf("%s", format_help("suoke gateway [flags]",
-                                  "The API gateway: a reverse proxy with Kong 3.x Services, Routes and plugins,\n"
-                                  "a Kong-compatible Admin API, and Kong declarative config in and out.",
-                                  gateway_flags())
-                          .c_str());
+    std::printf("%s", format_help("suoke gateway [check|export] [flags]", kGatewaySummary, gateway_flags()).c_str());
     return 0;
+  }
+  if (!parsed->positional.empty()) {
+    const std::string& action = parsed->positional[0];
+    if ((action != "check" && action != "export") || parsed->positional.size() > 1) {
+      std::fprintf(stderr, "suoke gateway: unexpected argument '%s' (see --help)\n", action.c_str());
+      return 2;
+    }
+    return run_offline(action, *parsed);
   }
   auto options = gateway_options_from(*parsed);
   if (!options.ok()) {

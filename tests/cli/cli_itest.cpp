@@ -62,6 +62,47 @@ TEST(Cli, InvalidConfigAtStartupNamesFileEntityAndField) {
   EXPECT_NE(out.find("paths"), std::string::npos) << out;
 }
 
+TEST(Cli, CheckAndExportRoundTripLosslessly) {
+  TempDir dir;
+  std::string path = dir.path() + "/kong.yml";
+  std::ofstream(path) << "_format_version: \"3.0\"\n"
+                         "services:\n"
+                         "- name: api\n"
+                         "  url: http://127.0.0.1:9/base\n"
+                         "  retries: 2\n"
+                         "  routes:\n"
+                         "  - name: api-route\n"
+                         "    paths: [/api, \"~/v[0-9]+/items$\"]\n"
+                         "    methods: [GET]\n"
+                         "    plugins:\n"
+                         "    - name: cors\n"
+                         "      config: {origins: [\"*\"]}\n"
+                         "consumers:\n"
+                         "- username: alice\n"
+                         "  jwt_secrets:\n"
+                         "  - key: alice-key\n"
+                         "    secret: s3cret\n";
+  std::string out;
+  ASSERT_EQ(run_command(kSuoke + " gateway check --config " + path, &out), 0) << out;
+  EXPECT_NE(out.find("valid (1 services, 1 routes, 1 plugins, 1 consumers)"), std::string::npos) << out;
+  for (const char* format : {"yaml", "json"}) {
+    std::string first = dir.path() + "/first." + format, second = dir.path() + "/second." + format;
+    out.clear();
+    ASSERT_EQ(run_command(kSuoke + " gateway export --config " + path + " --format " + format + " --output " + first, &out), 0) << out;
+    out.clear();
+    ASSERT_EQ(run_command(kSuoke + " gateway export --config " + first + " --format " + format + " --output " + second, &out), 0) << out;
+    std::string a, b;
+    ASSERT_EQ(run_command("cat " + first, &a), 0);
+    ASSERT_EQ(run_command("cat " + second, &b), 0);
+    EXPECT_EQ(a, b) << "import -> export -> import is not lossless (" << format << ")";
+    EXPECT_NE(a.find("alice-key"), std::string::npos) << a;
+    EXPECT_NE(a.find("~/v[0-9]+/items$"), std::string::npos) << a;
+  }
+  out.clear();
+  EXPECT_EQ(run_command(kSuoke + " gateway check --config /nonexistent.yml", &out), 1) << out;
+  EXPECT_NE(out.find("/nonexistent.yml"), std::string::npos) << out;
+}
+
 TEST(Cli, UnreadableConfigIsAClearError) {
   std::string out;
   int code = run_command(kSuoke + " gateway --proxy-listen 127.0.0.1:0 --admin-listen off --status-listen off"
