@@ -579,27 +579,3 @@ TEST_F(ProxyTest, GracefulStopFinishesInFlightProxiedRequest) {
 
 }  // namespace
 }  // namespace suoke::gateway::proxy
-
-namespace suoke::gateway::proxy {
-namespace {
-
-// Not a test: serves one route to SUOKE_BENCH_UPSTREAM_PORT on SUOKE_BENCH_PORT with one
-// worker for SUOKE_BENCH_SECONDS, for measuring with wrk. Run with
-// --gtest_also_run_disabled_tests --gtest_filter='*BenchServe*'.
-TEST(ProxyBench, DISABLED_BenchServe) {
-  auto env = [](const char* name, int fallback) {
-    const char* v = std::getenv(name);
-    return v ? std::atoi(v) : fallback;
-  };
-  RouteSpec spec{{"/"}, static_cast<uint16_t>(env("SUOKE_BENCH_UPSTREAM_PORT", 18481))};
-  SnapshotHolder holder(make_snapshot({spec}));
-  ProxyServer proxy({}, holder);
-  ASSERT_TRUE(
-      proxy.listen({"127.0.0.1", static_cast<uint16_t>(env("SUOKE_BENCH_PORT", 18483))}).ok());
-  ASSERT_TRUE(proxy.start(env("SUOKE_BENCH_WORKERS", 1)).ok());
-  std::this_thread::sleep_for(std::chrono::seconds(env("SUOKE_BENCH_SECONDS", 30)));
-  proxy.stop(1s);
-}
-
-}  // namespace
-}  // namespace suoke::gateway::proxy
