@@ -20,6 +20,9 @@ namespace suoke::gateway {
 namespace router {
 class Router;
 }
+namespace plugins {
+class Plan;
+}
 
 inline constexpr std::size_t kNoIndex = std::numeric_limits<std::size_t>::max();
 
@@ -91,6 +94,10 @@ struct Snapshot {
   std::vector<JwtCredential> jwt_credentials;
   // Built from `routes` by compile_router(); never null in a published snapshot.
   std::shared_ptr<const router::Router> router;
+
+  // The plugin instances for this snapshot, attached by the gateway before publishing (null
+  // when no plugin runtime is wired, e.g. in control-plane-only tools).
+  std::shared_ptr<const plugins::Plan> plugin_plan;
 
   // Builds `router` from `routes` and `services`. Fails on an invalid route (e.g. a bad regex).
   Result<void> compile_router();

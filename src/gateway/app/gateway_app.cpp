@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "gateway/admin/admin_api.h"
+#include "gateway/plugins/chain.h"
 #include "gateway/proxy/proxy_server.h"
 #include "gateway/snapshot.h"
 #include "gateway/store/config_store.h"
@@ -49,6 +50,8 @@ boost::json::object server_counters_json(const http::ServerCounters& c) {
 
 struct GatewayApp::Impl {
   GatewayOptions options;
+  // Declared before the store: snapshots (and their plugin plans) refer to it.
+  std::unique_ptr<plugins::PluginRuntime> plugin_runtime;
   std::unique_ptr<ConfigStore> store;
   std::unique_ptr<SnapshotHolder> snapshots;
   std::unique_ptr<ProxyServer> proxy;
@@ -88,8 +91,11 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::start(GatewayOptions options) {
   if (options.workers <= 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
   impl->options = options;
 
+  impl->plugin_runtime = std::make_unique<plugins::PluginRuntime>();
   StoreOptions store_options;
   store_options.data_dir = options.data_dir;
+  plugins::PluginRuntime* runtime = impl->plugin_runtime.get();
+  store_options.finalize_snapshot = [runtime](Snapshot& snapshot) { return plugins::attach_plan(snapshot, *runtime); };
   auto store = ConfigStore::open(store_options);
   if (!store.ok()) return store.error();
   impl->store = std::move(store).value();
@@ -112,6 +118,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::start(GatewayOptions options) {
   ProxyOptions proxy_options;
   proxy_options.limits = options.limits;
   proxy_options.shutdown_deadline = options.shutdown_deadline;
+  proxy_options.plugins = std::make_shared<plugins::ChainRunner>();
   impl->proxy = std::make_unique<ProxyServer>(proxy_options, *impl->snapshots);
   auto proxy_port = impl->proxy->listen(options.proxy_listen);
   if (!proxy_port.ok()) return Error::make("proxy listener: " + proxy_port.error().message, "io");

@@ -93,7 +93,8 @@ Result<void> write_atomically(const std::string& dir, const std::string& content
 
 }  // namespace
 
-Result<std::shared_ptr<const Snapshot>> build_snapshot(const Config& config, uint64_t version) {
+Result<std::shared_ptr<const Snapshot>> build_snapshot(const Config& config, uint64_t version,
+                                                       const std::function<Result<void>(Snapshot&)>& finalize) {
   auto snap = std::make_shared<Snapshot>();
   snap->version = version;
   snap->configuration_hash = config.empty()
@@ -166,6 +167,10 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(const Config& config, uin
   }
   auto compiled = snap->compile_router();
   if (!compiled.ok()) return compiled.error();
+  if (finalize) {
+    auto finalized = finalize(*snap);
+    if (!finalized.ok()) return finalized.error();
+  }
   return std::shared_ptr<const Snapshot>(std::move(snap));
 }
 
@@ -187,7 +192,7 @@ struct ConfigStore::Impl {
       std::lock_guard<std::mutex> lock(state_mutex);
       version = snapshot->version + 1;
     }
-    auto snap = build_snapshot(next, version);
+    auto snap = build_snapshot(next, version, options.finalize_snapshot);
     if (!snap.ok()) {
       schema::Errors errors;
       errors.add({}, snap.error().message);
@@ -243,7 +248,7 @@ Result<std::unique_ptr<ConfigStore>> ConfigStore::open(StoreOptions options) {
       impl->config = std::move(loaded.value());
     }
   }
-  auto snap = build_snapshot(impl->config, impl->config.empty() ? 0 : 1);
+  auto snap = build_snapshot(impl->config, impl->config.empty() ? 0 : 1, impl->options.finalize_snapshot);
   if (!snap.ok()) return snap.error();
   impl->snapshot = snap.value();
   return std::unique_ptr<ConfigStore>(new ConfigStore(std::move(impl)));

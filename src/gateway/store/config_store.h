@@ -23,6 +23,10 @@ struct StoreOptions {
   // change before the change is acknowledged.
   std::string data_dir;
   const Clock* clock = nullptr;  // nullptr: Clock::system()
+  // Runs on every snapshot before it is committed (the gateway attaches its plugin plan
+  // here). A failure rejects the change like a schema violation, so a configuration whose
+  // plugins cannot be instantiated is never applied.
+  std::function<Result<void>(Snapshot&)> finalize_snapshot;
 };
 
 class ConfigStore {
@@ -65,7 +69,8 @@ class ConfigStore {
 
 // Builds the data plane's view of `config` (router included). Fails when the router does not
 // compile.
-Result<std::shared_ptr<const Snapshot>> build_snapshot(const entities::Config& config,
-                                                       uint64_t version);
+Result<std::shared_ptr<const Snapshot>> build_snapshot(
+    const entities::Config& config, uint64_t version,
+    const std::function<Result<void>(Snapshot&)>& finalize = {});
 
 }  // namespace suoke::gateway::store

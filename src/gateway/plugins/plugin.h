@@ -1,0 +1,186 @@
+// The plugin interface (Kong's phases) and the per-request context plugins see. The proxy
+// drives a PluginRunner; the bundled runner (chain.h) resolves, per request, which configured
+// plugin instances apply (Kong's precedence) and calls them in Kong's priority order.
+//
+// Threading: a PluginHandler is created once per snapshot and shared by every worker
+// thread, so its phase methods are const and must be thread-safe without locks on the hot
+// path. Per-request scratch space lives in RequestContext::state().
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <mutex>
+#include <typeindex>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "gateway/snapshot.h"
+#include "http/message.h"
+
+namespace suoke::gateway::plugins {
+
+class PluginHandler;
+
+// Read access to the request's headers as received, without copying them.
+class HeaderView {
+ public:
+  virtual ~HeaderView() = default;
+  virtual std::size_t size() const = 0;
+  virtual std::string_view name(std::size_t i) const = 0;
+  virtual std::string_view value(std::size_t i) const = 0;
+  // First value of a header (case-insensitive); empty when absent.
+  virtual std::string_view get(std::string_view name) const = 0;
+};
+
+struct RequestContext {
+  const Snapshot* snapshot = nullptr;
+  const Route* route = nullptr;
+  const Service* service = nullptr;
+  std::string_view method;
+  std::string_view host;
+  std::string_view path;
+  std::string_view query;
+  std::string_view client_ip;
+  std::string_view request_id;
+  const HeaderView* request_headers = nullptr;
+  int64_t started_at_ms = 0;  // epoch milliseconds when the request head was complete
+
+  // Set by an authentication plugin (jwt) in the access phase; consumer-scoped plugins that
+  // run after it are then resolved for this consumer (Kong's precedence).
+  const Consumer* consumer = nullptr;
+  std::string credential_id;          // the credential entity's id
+  std::string credential_identifier;  // e.g. the jwt `key` (Kong's X-Credential-Identifier)
+
+  // Access phase outputs.
+  std::optional<http::Response> exit;  // answer without proxying (the chain stops)
+  http::HeaderList upstream_headers;   // set (replace) on the upstream request
+  http::HeaderList response_headers;   // set on the client response (also on exits)
+
+  // Filled by the proxy as the request progresses, for header_filter, body_filter and log.
+  int status = 0;
+  uint64_t request_body_bytes = 0;
+  uint64_t response_body_bytes = 0;
+  int64_t upstream_latency_ms = -1;  // -1: the upstream was never reached
+  int64_t proxy_latency_ms = 0;      // time spent in the gateway itself (Kong's "kong" latency)
+  int64_t request_latency_ms = 0;    // whole request, first byte in to last byte out
+  std::string upstream_uri;          // path and query sent upstream
+  int tries = 0;                     // upstream connection attempts
+  http::HeaderList response_head;    // the response headers as sent to the client (log phase)
+
+  // The plugin instances resolved for this request, in execution order (filled by the
+  // chain in the access phase and reused by the later phases).
+  static constexpr std::size_t kMaxActivePlugins = 32;
+  std::array<const PluginHandler*, kMaxActivePlugins> active_plugins{};
+  std::size_t active_count = 0;
+
+  // Per-request, per-plugin scratch state, created on first use.
+  template <class T>
+  T& state(const void* owner) {
+    for (auto& slot : states_) {
+      if (slot.owner == owner) return *static_cast<T*>(slot.value.get());
+    }
+    states_.push_back({owner, std::shared_ptr<void>(std::make_shared<T>())});
+    return *static_cast<T*>(states_.back().value.get());
+  }
+
+ private:
+  struct Slot {
+    const void* owner;
+    std::shared_ptr<void> value;
+  };
+  std::vector<Slot> states_;
+};
+
+// The upstream response head as the client will receive it; header_filter may edit it.
+// A plugin that changes the body length must drop Content-Length here (the proxy then
+// frames the body itself).
+struct ResponseHead {
+  int status = 0;
+  http::HeaderList headers;  // hop-by-hop and framing headers already removed
+};
+
+// The behavior of one configured plugin entity (Kong's handler.lua), ready to run.
+class PluginHandler {
+ public:
+  explicit PluginHandler(const gateway::Plugin& entity) : entity_(&entity) {}
+  virtual ~PluginHandler() = default;
+
+  const gateway::Plugin& entity() const { return *entity_; }
+
+  virtual void access(RequestContext& ctx) const {}
+  virtual void header_filter(RequestContext& ctx, ResponseHead& head) const {}
+  // Called with each piece of the response body as it streams; `chunk` may be rewritten
+  // (a plugin may also hold data back and emit it on eof). `eof` marks the last call.
+  virtual void body_filter(RequestContext& ctx, std::string& chunk, bool eof) const {}
+  // After the response is complete. Must not block: hand slow work to a background thread.
+  virtual void log(const RequestContext& ctx) const {}
+
+ private:
+  const gateway::Plugin* entity_;
+};
+
+// State that outlives snapshots (rate-limit counters, log writers, metrics): plugins obtain
+// it by key when they are created, so a config change does not reset a counter or reopen a
+// file. Created once per gateway process.
+class PluginRuntime {
+ public:
+  explicit PluginRuntime(const Clock& clock = Clock::system()) : clock_(&clock) {}
+  const Clock& clock() const { return *clock_; }
+
+  // Returns the object stored under (T, key), creating it with `make` the first time.
+  // Called when plugins are created (control plane), never on the request path.
+  template <class T, class Make>
+  std::shared_ptr<T> shared(const std::string& key, Make make) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& e : entries_) {
+      if (e.type == std::type_index(typeid(T)) && e.key == key) return std::static_pointer_cast<T>(e.value);
+    }
+    std::shared_ptr<T> created = make();
+    entries_.push_back({std::type_index(typeid(T)), key, created});
+    return created;
+  }
+
+  // Every stored object of type T (e.g. for /metrics rendering).
+  template <class T>
+  std::vector<std::shared_ptr<T>> all() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<std::shared_ptr<T>> out;
+    for (auto& e : entries_) {
+      if (e.type == std::type_index(typeid(T))) out.push_back(std::static_pointer_cast<T>(e.value));
+    }
+    return out;
+  }
+
+ private:
+  struct Entry {
+    std::type_index type;
+    std::string key;
+    std::shared_ptr<void> value;
+  };
+  const Clock* clock_;
+  std::mutex mutex_;
+  std::vector<Entry> entries_;
+};
+
+// Creates an instance for a validated plugin entity (its config has Kong's defaults filled).
+using PluginFactory = Result<std::unique_ptr<PluginHandler>> (*)(const gateway::Plugin& entity, const Snapshot& snapshot,
+                                                          PluginRuntime& runtime);
+
+// What the proxy calls; see chain.h for the bundled implementation.
+class PluginRunner {
+ public:
+  virtual ~PluginRunner() = default;
+  virtual void access(RequestContext& ctx) = 0;
+  virtual void header_filter(RequestContext& ctx, ResponseHead& head) = 0;
+  virtual void body_filter(RequestContext& ctx, std::string& chunk, bool eof) = 0;
+  virtual void log(const RequestContext& ctx) = 0;
+};
+
+}  // namespace suoke::gateway::plugins
