@@ -13,6 +13,8 @@ packages=(
   redis-server redis-tools python3 python3-requests curl
   # benchmarks
   nginx-light haproxy wrk
+  # bench/plugins.sh: nginx+Lua peer (lua-nginx-module, LuaJIT, cjson)
+  libnginx-mod-http-lua lua-cjson
 )
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
