@@ -7,6 +7,7 @@
 #include <random>
 
 #include "core/log.h"
+#include "gateway/plugins/chain.h"
 #include "gateway/proxy/upstream.h"
 #include "gateway/router/router.h"
 #include "http/listener.h"
@@ -96,6 +97,18 @@ bool in_list(const http::HeaderList& list, std::string_view name) {
   return false;
 }
 
+// Appends the "Name: value\r\n" lines of `lines` to `out`.
+void add_lines_to_head(std::string_view lines, http::HeaderList& out) {
+  while (!lines.empty()) {
+    auto eol = lines.find("\r\n");
+    std::string_view line = lines.substr(0, eol);
+    auto colon = line.find(": ");
+    if (colon != std::string_view::npos) out.emplace_back(line.substr(0, colon), line.substr(colon + 2));
+    if (eol == std::string_view::npos) break;
+    lines.remove_prefix(eol + 2);
+  }
+}
+
 class StoreView : public HeaderView {
  public:
   explicit StoreView(const HeaderStore& s) : s_(s) {}
@@ -150,7 +163,7 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
   ProxySession(Worker& w, ProxyCore& core, tcp::socket s)
       : w_(w), core_(core), ws_(*core.workers[w.index()]), client_(std::move(s)) {}
 
-  ~ProxySession() override { close(); }
+  ~ProxySession() override { close(true); }
 
   void start() {
     w_.add(this);
@@ -227,6 +240,8 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     response_started_ = false;
     timed_out_ = false;
     ctx_.reset();
+    logged_ = false;
+    upstream_answered_ = false;
     request_id_.clear();
     w_.set_state(state_, first ? ConnState::kReading : ConnState::kWaiting);
     deadline = SteadyClock::now() + (first ? core_.options.limits.header_timeout
@@ -298,11 +313,11 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
       make_request_id(ws_, request_id_);
     }
 
-    if (core_.options.plugins) {
+    if (core_.options.plugins && route_has_plugins()) {
       ctx_.emplace();
       fill_context(*ctx_);
       core_.options.plugins->access(*ctx_);
-      if (ctx_->exit) return send_exit(*ctx_->exit);
+      if (ctx_->exit) return send_exit();
     }
 
     build_upstream_head();
@@ -316,7 +331,20 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     connect_upstream(true);
   }
 
+  // A route without plugins skips the context and every phase call: most routes of a
+  // plain proxy pay nothing for the plugin machinery. A snapshot without a plan (a
+  // runner installed directly, as in tests) runs the runner for every request.
+  bool route_has_plugins() const {
+    const plugins::Plan* plan = snapshot_->plugin_plan.get();
+    if (plan == nullptr) return true;
+    auto index = static_cast<std::size_t>(match_.route - snapshot_->routes.data());
+    return index < snapshot_->routes.size() && !plan->steps(index).empty();
+  }
+
   void fill_context(ProxyContext& c) {
+    c.started_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
     c.snapshot = snapshot_.get();
     c.route = match_.route;
     c.service = match_.service;
@@ -333,6 +361,13 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
   void build_upstream_head() {
     const Service& svc = *match_.service;
     std::string upstream_path = router::Router::upstream_path(match_, path_);
+    if (ctx_) {
+      ctx_->upstream_uri = upstream_path;
+      if (has_query_) {
+        ctx_->upstream_uri.push_back('?');
+        ctx_->upstream_uri.append(query_);
+      }
+    }
     up_out_.clear();
     up_out_.append(req_parser_->method_string());
     up_out_.push_back(' ');
@@ -487,6 +522,7 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     append_uint(key_, svc.port);
     if (allow_pool) {
       if (auto conn = ws_.pool.acquire(key_, SteadyClock::now())) {
+        if (ctx_) ++ctx_->tries;
         up_ = std::move(conn);
         reused_ = true;
         return write_upstream();
@@ -524,6 +560,7 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
   void do_connect(const asio::ip::address& addr) {
     const Service& svc = *match_.service;
     up_ = std::make_unique<UpstreamConn>(w_.io());
+    if (ctx_) ++ctx_->tries;
     phase_ = Phase::kConnect;
     timed_out_ = false;
     deadline = SteadyClock::now() + std::chrono::milliseconds(svc.connect_timeout_ms);
@@ -649,16 +686,8 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     int status = resp_parser_->status();
     bool no_body = head_request_ || status == 204 || status == 304;
     bool has_length = resp_parser_->content_length().has_value();
-    bool close_delimited = !no_body && !has_length && !resp_parser_->chunked();
     keep_client_ = client_keep_alive_ && !w_.draining();
-
-    out_.clear();
-    out_.append(client_version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-    append_uint(out_, static_cast<uint64_t>(status));
-    out_.push_back(' ');
-    std::string_view reason = resp_parser_->reason();
-    out_.append(reason.empty() ? http::reason_phrase(status) : reason);
-    out_.append("\r\n");
+    upstream_answered_ = true;
 
     std::string_view connection = resp_headers_.find(bhttp::field::connection);
     bool plain = connection_is_plain(connection);
@@ -668,37 +697,46 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     int64_t proxy_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(t_upstream_ - t_head_).count();
 
+    std::optional<ResponseHead> head;
+    int out_status = status;
     if (ctx_) {
       // Plugin path: materialise the head so header_filter can edit it.
-      ResponseHead head;
-      head.status = status;
+      head.emplace();
+      head->status = status;
       for (std::size_t i = 0; i < resp_headers_.size(); ++i) {
         bhttp::field f = resp_headers_.id(i);
         if (is_hop_by_hop(f)) continue;
         std::string_view name = resp_headers_.name(i);
         if (!plain && listed_in_connection(connection, name)) continue;
-        head.headers.emplace_back(name, resp_headers_.value(i));
+        head->headers.emplace_back(name, resp_headers_.value(i));
       }
-      for (auto& h : ctx_->response_headers) head.headers.push_back(h);
+      for (auto& h : ctx_->response_headers) head->headers.push_back(h);
       ctx_->status = status;
       ctx_->upstream_latency_ms = upstream_ms;
       ctx_->proxy_latency_ms = proxy_ms;
-      core_.options.plugins->header_filter(*ctx_, head);
+      core_.options.plugins->header_filter(*ctx_, *head);
+      if (head->status >= 100 && head->status <= 999) out_status = head->status;
+    }
+
+    out_.clear();
+    out_.append(client_version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    append_uint(out_, static_cast<uint64_t>(out_status));
+    out_.push_back(' ');
+    std::string_view reason = out_status == status ? resp_parser_->reason() : std::string_view{};
+    out_.append(reason.empty() ? http::reason_phrase(out_status) : reason);
+    out_.append("\r\n");
+
+    if (head) {
       has_length = false;
-      for (const auto& [k, v] : head.headers) {
+      for (const auto& [k, v] : head->headers) {
         if (http::iequals(k, "content-length")) {
-          if (no_body) {
-            append_header(out_, k, v);
-          } else {
-            has_length = true;
-            append_header(out_, k, v);
-          }
+          if (!no_body) has_length = true;
+          append_header(out_, k, v);
           continue;
         }
         if (http::iequals(k, "x-request-id")) upstream_sent_id = true;
         append_header(out_, k, v);
       }
-      close_delimited = false;
     } else {
       for (std::size_t i = 0; i < resp_headers_.size(); ++i) {
         bhttp::field f = resp_headers_.id(i);
@@ -719,6 +757,7 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
         out_.append("\r\n");
       }
     }
+    std::size_t added_begin = out_.size();
     if (!upstream_sent_id) {
       out_.append("X-Request-Id: ");
       out_.append(request_id_);
@@ -729,6 +768,12 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     out_.append("\r\nX-Kong-Proxy-Latency: ");
     append_uint(out_, static_cast<uint64_t>(std::max<int64_t>(proxy_ms, 0)));
     out_.append("\r\n");
+    if (head) {
+      // The log phase sees the head as the client got it, gateway-added headers included.
+      ctx_->status = out_status;
+      ctx_->response_head = std::move(head->headers);
+      add_lines_to_head(std::string_view(out_).substr(added_begin), ctx_->response_head);
+    }
 
     rechunk_ = false;
     if (!no_body && !has_length) {
@@ -739,7 +784,6 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
         keep_client_ = false;  // HTTP/1.0 client: the body ends when the connection does
       }
     }
-    (void)close_delimited;
     if (!keep_client_) {
       out_.append("Connection: close\r\n");
     } else if (client_version_ == 10) {
@@ -772,8 +816,8 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     }
     bool done = resp_parser_->is_done();
     if (ctx_) {
-      ctx_->response_body_bytes += body_tmp_.size();
       core_.options.plugins->body_filter(*ctx_, body_tmp_, done);
+      ctx_->response_body_bytes += body_tmp_.size();  // what the client receives
       if (!body_tmp_.empty()) {
         if (rechunk_) {
           http::append_chunk_header(out_, body_tmp_.size());
@@ -822,10 +866,7 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
         up_.reset();
       }
     }
-    if (ctx_) {
-      ctx_->status = resp_parser_->status();
-      core_.options.plugins->log(*ctx_);
-    }
+    run_log();
     snapshot_.reset();
     if (keep_client_ && !w_.draining()) return begin_request(false);
     finish_connection(false);
@@ -848,38 +889,101 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     http::append_error_response(
         out_, status, message.empty() ? http::kong_message(status) : message, !keep, extra);
     if (ctx_) {
+      // Logged once the answer is written (write_final), or by close() if that fails.
       ctx_->status = status;
-      core_.options.plugins->log(*ctx_);
+      ctx_->response_head.clear();
+      std::string_view text(out_);
+      auto head_end = text.find("\r\n\r\n");
+      auto first_eol = text.find("\r\n");
+      if (head_end != std::string_view::npos && first_eol < head_end) {
+        add_lines_to_head(text.substr(first_eol + 2, head_end - first_eol - 2), ctx_->response_head);
+        ctx_->response_body_bytes = text.size() - head_end - 4;
+      }
     }
     write_final(keep);
   }
 
-  void send_exit(const http::Response& res) {
-    bool request_done = req_parser_->is_done();
-    bool keep = request_done && req_parser_->keep_alive() && !w_.draining();
-    out_.clear();
-    out_.append("HTTP/1.1 ");
-    append_uint(out_, static_cast<uint64_t>(res.status));
-    out_.push_back(' ');
-    out_.append(http::reason_phrase(res.status));
-    out_.append("\r\n");
+  // An answer from a plugin's access phase (e.g. a jwt 401, a rate-limit 429). As in Kong it
+  // goes through header_filter and body_filter, so plugins that ran (cors, rate-limiting)
+  // still add their headers, and it carries X-Request-Id like a proxied response.
+  void send_exit() {
+    const http::Response& res = *ctx_->exit;
+    ResponseHead head;
+    head.status = res.status;
     for (const auto& [k, v] : res.headers) {
       if (http::iequals(k, "content-length") || http::iequals(k, "connection") ||
           http::iequals(k, "transfer-encoding")) {
         continue;
       }
+      head.headers.emplace_back(k, v);
+    }
+    for (const auto& h : ctx_->response_headers) head.headers.push_back(h);
+    ctx_->status = head.status;
+    core_.options.plugins->header_filter(*ctx_, head);
+    body_tmp_.assign(res.body);
+    core_.options.plugins->body_filter(*ctx_, body_tmp_, true);
+    int status = head.status >= 100 && head.status <= 999 ? head.status : res.status;
+
+    bool request_done = req_parser_->is_done();
+    bool keep = request_done && req_parser_->keep_alive() && !w_.draining();
+    out_.clear();
+    out_.append(client_version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    append_uint(out_, static_cast<uint64_t>(status));
+    out_.push_back(' ');
+    out_.append(http::reason_phrase(status));
+    out_.append("\r\n");
+    bool has_id = false;
+    for (const auto& [k, v] : head.headers) {
+      if (http::iequals(k, "content-length") || http::iequals(k, "connection") ||
+          http::iequals(k, "transfer-encoding")) {
+        continue;
+      }
+      if (http::iequals(k, "x-request-id")) has_id = true;
       append_header(out_, k, v);
     }
-    for (const auto& [k, v] : ctx_->response_headers) append_header(out_, k, v);
-    out_.append("Content-Length: ");
-    append_uint(out_, res.body.size());
+    std::size_t added_begin = out_.size();
+    if (!has_id) append_header(out_, "X-Request-Id", request_id_);
+    // Kong's header for answers it generated itself.
+    out_.append("X-Kong-Response-Latency: ");
+    append_uint(out_, static_cast<uint64_t>(std::max<int64_t>(
+                          0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 SteadyClock::now() - t_head_)
+                                 .count())));
+    out_.append("\r\nContent-Length: ");
+    append_uint(out_, body_tmp_.size());
     out_.append("\r\n");
-    if (!keep) out_.append("Connection: close\r\n");
+    std::size_t added_end = out_.size();
+    if (!keep) {
+      out_.append("Connection: close\r\n");
+    } else if (client_version_ == 10) {
+      out_.append("Connection: keep-alive\r\n");
+    }
     out_.append("\r\n");
-    if (!head_request_) out_.append(res.body);
-    ctx_->status = res.status;
-    core_.options.plugins->log(*ctx_);
+    if (!head_request_) out_.append(body_tmp_);
+    ctx_->status = status;
+    ctx_->response_body_bytes = head_request_ ? 0 : body_tmp_.size();
+    ctx_->response_head = std::move(head.headers);
+    add_lines_to_head(std::string_view(out_).substr(added_begin, added_end - added_begin),
+                      ctx_->response_head);
+    body_tmp_.clear();
     write_final(keep);
+  }
+
+  // Log phase, exactly once per request that had a context: after the response is written,
+  // or when the connection ends before that (then 499 if nothing was answered, as nginx).
+  void run_log() {
+    if (!ctx_ || logged_) return;
+    logged_ = true;
+    ProxyContext& c = *ctx_;
+    auto now = SteadyClock::now();
+    c.request_latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - t_head_).count();
+    if (!upstream_answered_) c.upstream_latency_ms = -1;
+    // Kong's "kong" latency: all the time not spent waiting for the upstream.
+    c.proxy_latency_ms = c.request_latency_ms - std::max<int64_t>(c.upstream_latency_ms, 0);
+    if (c.proxy_latency_ms < 0) c.proxy_latency_ms = 0;
+    if (req_parser_) c.request_body_bytes = req_parser_->body_bytes();
+    if (c.status == 0) c.status = 499;
+    core_.options.plugins->log(c);
   }
 
   void write_final(bool keep) {
@@ -891,6 +995,7 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
                       [this, self, keep](boost::system::error_code ec, std::size_t) {
                         if (phase_ != Phase::kError) return;
                         if (ec) return close();
+                        run_log();
                         snapshot_.reset();
                         if (keep && !w_.draining()) return begin_request(false);
                         finish_connection(!(req_parser_ && req_parser_->is_done()));
@@ -925,8 +1030,11 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
                             });
   }
 
-  void close() {
+  // `from_destructor`: the session outlived the server's shutdown; the plugin runner may be
+  // gone, so the log phase is skipped.
+  void close(bool from_destructor = false) {
     if (phase_ == Phase::kClosed) return;
+    if (!from_destructor) run_log();
     phase_ = Phase::kClosed;
     boost::system::error_code ec;
     client_.close(ec);
@@ -978,6 +1086,8 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
   bool resp_got_bytes_ = false;
   bool timed_out_ = false;
   bool rechunk_ = false;
+  bool logged_ = false;             // the log phase ran for the current request
+  bool upstream_answered_ = false;  // a response head came from the upstream
 };
 
 }  // namespace

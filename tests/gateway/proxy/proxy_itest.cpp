@@ -7,6 +7,7 @@
 #include <regex>
 #include <thread>
 
+#include "gateway/plugins/chain.h"
 #include "gateway/proxy/proxy_server.h"
 #include "gateway/router/router.h"
 #include "http/raw_client.h"
@@ -558,9 +559,153 @@ TEST_F(ProxyTest, PluginRunnerPhasesRunInOrder) {
   EXPECT_EQ(r->status, 403);
   EXPECT_EQ(r->body, R"({"message":"denied"})");
   EXPECT_EQ(runner->accessed.load(), 2);
-  EXPECT_EQ(runner->headers.load(), 1);
+  // Exits go through header_filter too (Kong), so both requests reached it.
+  EXPECT_EQ(runner->headers.load(), 2);
   EXPECT_EQ(runner->logged.load(), 2);
   EXPECT_EQ(runner->last_status.load(), 403);
+}
+
+// Records what the log phase sees, and marks responses in header_filter.
+class RecordingRunner : public PluginRunner {
+ public:
+  struct Seen {
+    int status = 0;
+    int64_t started_at_ms = 0, request_ms = -2, proxy_ms = -2, upstream_ms = -2;
+    std::string upstream_uri, request_id;
+    int tries = 0;
+    http::HeaderList head;
+    bool exited = false;
+  };
+  void access(ProxyContext& ctx) override {
+    ++accessed;
+    if (ctx.request_headers->get("x-deny") == "1") {
+      ctx.exit = http::Response::json(401, R"({"message":"Unauthorized"})");
+    }
+  }
+  void header_filter(ProxyContext&, ResponseHead& head) override {
+    head.headers.emplace_back("X-Filtered", "yes");
+  }
+  void body_filter(ProxyContext&, std::string&, bool) override {}
+  void log(const ProxyContext& ctx) override {
+    Seen s;
+    s.status = ctx.status;
+    s.started_at_ms = ctx.started_at_ms;
+    s.request_ms = ctx.request_latency_ms;
+    s.proxy_ms = ctx.proxy_latency_ms;
+    s.upstream_ms = ctx.upstream_latency_ms;
+    s.upstream_uri = ctx.upstream_uri;
+    s.request_id = std::string(ctx.request_id);
+    s.tries = ctx.tries;
+    s.head = ctx.response_head;
+    s.exited = ctx.exit.has_value();
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(std::move(s));
+  }
+  std::vector<Seen> wait_for(std::size_t n) {
+    for (int i = 0; i < 200; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (seen.size() >= n) break;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    std::this_thread::sleep_for(50ms);  // a second log call for the same request would show up
+    std::lock_guard<std::mutex> lock(mu);
+    return seen;
+  }
+  std::atomic<int> accessed{0};
+  std::mutex mu;
+  std::vector<Seen> seen;
+};
+
+TEST_F(ProxyTest, ContextCarriesLatenciesUriTriesAndHeadAndExitsAreFiltered) {
+  uint16_t dead_port = 0;
+  {
+    RawUpstream gone([](int) {});
+    dead_port = gone.port();
+  }
+  RouteSpec api{{"/api"}, upstream_port_};
+  RouteSpec dead{{"/dead"}, dead_port};
+  dead.retries = 1;
+  holder_ = std::make_unique<SnapshotHolder>(make_snapshot({api, dead}));
+  auto runner = std::make_shared<RecordingRunner>();
+  ProxyOptions options;
+  options.plugins = runner;
+  proxy_ = std::make_unique<ProxyServer>(options, *holder_);
+  auto port = proxy_->listen({"127.0.0.1", 0});
+  ASSERT_TRUE(port.ok());
+  ASSERT_TRUE(proxy_->start(1).ok());
+  int64_t before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+
+  RawClient c(*port);
+  c.send(get_request("/api/x?q=1"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("x-filtered"), "yes");
+
+  c.send(get_request("/api/x", "X-Deny: 1\r\n"));
+  r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(r->header("x-filtered"), "yes");  // the exit went through header_filter
+  EXPECT_FALSE(r->header("x-request-id").empty());
+  EXPECT_EQ(r->body, R"({"message":"Unauthorized"})");
+
+  RawClient d(*port);
+  d.send(get_request("/dead"));
+  r = d.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+
+  auto seen = runner->wait_for(3);
+  ASSERT_EQ(seen.size(), 3u);  // exactly one log call per request
+  const auto& ok = seen[0];
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_GE(ok.started_at_ms, before - 1000);
+  EXPECT_EQ(ok.upstream_uri, "/x?q=1");
+  EXPECT_EQ(ok.tries, 1);
+  EXPECT_GE(ok.upstream_ms, 0);
+  EXPECT_GE(ok.request_ms, ok.upstream_ms);
+  EXPECT_EQ(ok.proxy_ms, ok.request_ms - ok.upstream_ms);
+  EXPECT_EQ(http::find_header(ok.head, "x-upstream"), "echo");
+  EXPECT_EQ(http::find_header(ok.head, "x-filtered"), "yes");
+  EXPECT_EQ(http::find_header(ok.head, "x-request-id"), ok.request_id);
+
+  const auto& exited = seen[1];
+  EXPECT_TRUE(exited.exited);
+  EXPECT_EQ(exited.status, 401);
+  EXPECT_EQ(exited.upstream_ms, -1);
+  EXPECT_EQ(exited.tries, 0);
+  EXPECT_EQ(http::find_header(exited.head, "x-request-id"), exited.request_id);
+
+  const auto& failed = seen[2];
+  EXPECT_EQ(failed.status, 503);
+  EXPECT_EQ(failed.tries, 2);  // retries = 1
+  EXPECT_EQ(failed.upstream_ms, -1);
+}
+
+TEST_F(ProxyTest, RouteWithoutPluginStepsSkipsTheRunner) {
+  auto snap = std::const_pointer_cast<Snapshot>(make_snapshot({{{"/"}, upstream_port_}}));
+  plugins::PluginRuntime runtime;
+  ASSERT_TRUE(plugins::attach_plan(*snap, runtime).ok());
+  holder_ = std::make_unique<SnapshotHolder>(snap);
+  auto runner = std::make_shared<RecordingRunner>();
+  ProxyOptions options;
+  options.plugins = runner;
+  proxy_ = std::make_unique<ProxyServer>(options, *holder_);
+  auto port = proxy_->listen({"127.0.0.1", 0});
+  ASSERT_TRUE(port.ok());
+  ASSERT_TRUE(proxy_->start(1).ok());
+  RawClient c(*port);
+  c.send(get_request("/"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(runner->accessed.load(), 0);
+  EXPECT_TRUE(runner->wait_for(1).empty());
 }
 
 TEST_F(ProxyTest, GracefulStopFinishesInFlightProxiedRequest) {
