@@ -1,11 +1,12 @@
 // The bundled plugins that have behavior. A plugin with a schema but no factory here is
 // stored and validated, and does nothing at request time.
 #include "gateway/plugins/chain.h"
+#include "gateway/plugins/jwt/handler.h"
 
 namespace suoke::gateway::plugins {
 
 PluginFactory find_factory(std::string_view name) {
-  (void)name;
+  if (name == "jwt") return &jwt::make_handler;
   return nullptr;
 }
 

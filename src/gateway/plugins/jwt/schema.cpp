@@ -19,7 +19,8 @@ const PluginSchema& schema() {
                    .field("anonymous", string())
                    .field("run_on_preflight", boolean().required().def(true))
                    .field("maximum_expiration", number().def(0).between(0, 31536000))
-                   .field("header_names", set(string()).def(json::array{"authorization"}));
+                   .field("header_names", set(string()).def(json::array{"authorization"}))
+                   .field("realm", string());
     EntityCheck exp;
     exp.error_field = "config";
     exp.custom = [](const json::object& plugin) -> std::optional<std::string> {
