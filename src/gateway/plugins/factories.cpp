@@ -2,11 +2,13 @@
 // stored and validated, and does nothing at request time.
 #include "gateway/plugins/chain.h"
 #include "gateway/plugins/jwt/handler.h"
+#include "gateway/plugins/rate_limiting/handler.h"
 
 namespace suoke::gateway::plugins {
 
 PluginFactory find_factory(std::string_view name) {
   if (name == "jwt") return &jwt::make_handler;
+  if (name == "rate-limiting") return &rate_limiting::create;
   return nullptr;
 }
 

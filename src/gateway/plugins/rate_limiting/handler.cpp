@@ -1,0 +1,288 @@
+#include "gateway/plugins/rate_limiting/handler.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/json.hpp>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "core/log.h"
+#include "gateway/plugins/rate_limiting/counters.h"
+#include "telemetry/metrics.h"
+
+namespace suoke::gateway::plugins::rate_limiting {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view kUnexpectedError = R"({"message":"An unexpected error occurred"})";
+
+enum class LimitBy { kConsumer, kCredential, kIp, kService, kHeader, kPath, kConsumerGroup };
+enum PolicyBit { kRedisBit = 1, kClusterBit = 2 };
+
+// Process-lifetime state of one plugin entity (PluginRuntime, keyed by plugin id).
+struct Shared {
+  std::shared_ptr<WindowCounters> counters = WindowCounters::create();
+  // Fallback policies already announced (PolicyBit), so the warning is logged once per plugin
+  // and policy, not once per snapshot.
+  std::atomic<int> announced{0};
+};
+
+struct Config {
+  std::array<double, kPeriodCount> limits{};   // 0: period not configured
+  std::array<uint64_t, kPeriodCount> admit{};  // requests a window admits: ceil(limit)
+  LimitBy limit_by = LimitBy::kConsumer;
+  std::string header_name;
+  std::string path;
+  std::string policy = "local";
+  bool fault_tolerant = true;
+  bool hide_client_headers = false;
+  int error_code = 429;
+  std::string error_body;  // {"message": error_message}
+};
+
+double number_or_zero(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || !it->value().is_number()) return 0;
+  return it->value().to_number<double>();
+}
+
+std::string string_or(const json::object& o, std::string_view key, std::string fallback) {
+  auto it = o.find(key);
+  if (it == o.end() || !it->value().is_string()) return fallback;
+  return std::string(it->value().as_string());
+}
+
+bool bool_or(const json::object& o, std::string_view key, bool fallback) {
+  auto it = o.find(key);
+  if (it == o.end() || !it->value().is_bool()) return fallback;
+  return it->value().as_bool();
+}
+
+Result<Config> parse(const json::object& c) {
+  Config cfg;
+  bool any = false;
+  for (int i = 0; i < kPeriodCount; ++i) {
+    double v = number_or_zero(c, period_name(static_cast<Period>(i)));
+    if (v < 0 || !std::isfinite(v))
+      return Error::make("invalid limit for " + std::string(period_name(static_cast<Period>(i))),
+                         "schema");
+    cfg.limits[i] = v;
+    // Kong stops when limit - usage <= 0, so a fractional limit admits ceil(limit) requests.
+    cfg.admit[i] = v > 0 ? static_cast<uint64_t>(std::min(std::ceil(v), 1.8e19)) : 0;
+    any |= v > 0;
+  }
+  if (!any)
+    return Error::make(
+        "at least one of these fields must be non-empty: 'config.second', 'config.minute', "
+        "'config.hour', 'config.day', 'config.month', 'config.year'",
+        "schema");
+  std::string by = string_or(c, "limit_by", "consumer");
+  if (by == "consumer")
+    cfg.limit_by = LimitBy::kConsumer;
+  else if (by == "credential")
+    cfg.limit_by = LimitBy::kCredential;
+  else if (by == "ip")
+    cfg.limit_by = LimitBy::kIp;
+  else if (by == "service")
+    cfg.limit_by = LimitBy::kService;
+  else if (by == "header")
+    cfg.limit_by = LimitBy::kHeader;
+  else if (by == "path")
+    cfg.limit_by = LimitBy::kPath;
+  else if (by == "consumer-group")
+    cfg.limit_by = LimitBy::kConsumerGroup;
+  else
+    return Error::make("unknown limit_by: " + by, "schema");
+  cfg.header_name = string_or(c, "header_name", "");
+  cfg.path = string_or(c, "path", "");
+  cfg.policy = string_or(c, "policy", "local");
+  if (cfg.policy.empty()) cfg.policy = "local";
+  cfg.fault_tolerant = bool_or(c, "fault_tolerant", true);
+  cfg.hide_client_headers = bool_or(c, "hide_client_headers", false);
+  double code = number_or_zero(c, "error_code");
+  cfg.error_code = code >= 100 && code <= 999 ? static_cast<int>(code) : 429;
+  cfg.error_body = json::serialize(
+      json::object{{"message", string_or(c, "error_message", "API rate limit exceeded")}});
+  return cfg;
+}
+
+// A header value as Lua's tostring prints a number: integers without a fraction.
+std::string number_text(double v) {
+  char buf[32];
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.14g", v);
+  }
+  return buf;
+}
+
+bool is_rate_limit_header(std::string_view name) {
+  auto starts = [&](std::string_view prefix) {
+    return name.size() >= prefix.size() && http::iequals(name.substr(0, prefix.size()), prefix);
+  };
+  return starts("x-ratelimit-") || starts("ratelimit-") || http::iequals(name, "retry-after");
+}
+
+class Handler final : public PluginHandler {
+ public:
+  Handler(const gateway::Plugin& entity, Config config, std::shared_ptr<Shared> shared,
+          const Clock& clock)
+      : PluginHandler(entity), cfg_(std::move(config)), shared_(std::move(shared)), clock_(&clock) {
+    fail_ = cfg_.policy == "redis" && !cfg_.fault_tolerant;
+    for (int i = 0; i < kPeriodCount; ++i) {
+      limit_names_[i] = "X-RateLimit-Limit-" + std::string(period_title(static_cast<Period>(i)));
+      remaining_names_[i] =
+          "X-RateLimit-Remaining-" + std::string(period_title(static_cast<Period>(i)));
+      limit_text_[i] = number_text(cfg_.limits[i]);
+    }
+  }
+
+  void access(RequestContext& ctx) const override {
+    if (fail_) {
+      // Kong: the policy failed and fault_tolerant is off -> error(err) -> 500.
+      ctx.exit = http::Response::json(500, std::string(kUnexpectedError));
+      return;
+    }
+    const int64_t now_ms = clock_->now_ms();
+    WindowCounters& counters = *shared_->counters;
+    WindowCounters::Decision d =
+        counters.acquire(counters.fingerprint(identifier(ctx)), cfg_.admit, now_ms);
+
+    // Kong computes RateLimit-Reset (and so Retry-After) only when headers are shown.
+    int64_t reset = -1;
+    if (!cfg_.hide_client_headers) {
+      const int64_t now_s = now_ms / 1000;
+      double best_remaining = 0;
+      int best = -1;
+      for (int i = 0; i < kPeriodCount; ++i) {
+        if (cfg_.admit[i] == 0) continue;
+        double remaining = std::max(0.0, cfg_.limits[i] - static_cast<double>(d.counts[i]));
+        // The most restrictive window: least remaining, then the longest (Kong's rule).
+        if (best < 0 || remaining < best_remaining ||
+            (remaining == best_remaining && nominal_seconds(static_cast<Period>(i)) >
+                                                nominal_seconds(static_cast<Period>(best)))) {
+          best = i;
+          best_remaining = remaining;
+          reset = std::max<int64_t>(1, d.windows[i].end_ms / 1000 - now_s);
+        }
+        ctx.response_headers.emplace_back(limit_names_[i], limit_text_[i]);
+        ctx.response_headers.emplace_back(remaining_names_[i], number_text(remaining));
+      }
+      ctx.response_headers.emplace_back("RateLimit-Limit", limit_text_[best]);
+      ctx.response_headers.emplace_back("RateLimit-Remaining", number_text(best_remaining));
+      ctx.response_headers.emplace_back("RateLimit-Reset", std::to_string(reset));
+    }
+    if (!d.admitted) {
+      if (reset > 0) ctx.response_headers.emplace_back("Retry-After", std::to_string(reset));
+      ctx.exit = http::Response::json(cfg_.error_code, cfg_.error_body);
+    }
+  }
+
+  // The proxy adds ctx.response_headers after the upstream's headers; like Kong's
+  // set_header, ours replace any the upstream sent with the same names.
+  void header_filter(RequestContext& ctx, ResponseHead& head) const override {
+    if (cfg_.hide_client_headers) return;
+    auto& h = head.headers;
+    for (std::size_t i = 0; i < h.size();) {
+      bool shadowed = false;
+      if (is_rate_limit_header(h[i].first)) {
+        for (std::size_t j = i + 1; j < h.size() && !shadowed; ++j)
+          shadowed = http::iequals(h[i].first, h[j].first);
+      }
+      if (shadowed) {
+        h.erase(h.begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        ++i;
+      }
+    }
+  }
+
+ private:
+  // kong/plugins/rate-limiting/handler.lua get_identifier: a missing identifier falls back
+  // to the client's (forwarded) IP.
+  std::string_view identifier(const RequestContext& ctx) const {
+    std::string_view id;
+    switch (cfg_.limit_by) {
+      case LimitBy::kConsumer:
+        if (ctx.consumer) id = ctx.consumer->id;
+        if (id.empty()) id = ctx.credential_id;
+        break;
+      case LimitBy::kCredential:
+        id = ctx.credential_id;
+        break;
+      case LimitBy::kService:
+        if (ctx.service) id = ctx.service->id;
+        break;
+      case LimitBy::kHeader:
+        if (ctx.request_headers && !cfg_.header_name.empty())
+          id = ctx.request_headers->get(cfg_.header_name);
+        break;
+      case LimitBy::kPath:
+        if (ctx.path == cfg_.path) id = ctx.path;
+        break;
+      case LimitBy::kIp:
+      case LimitBy::kConsumerGroup:
+        break;
+    }
+    return id.empty() ? ctx.client_ip : id;
+  }
+
+  Config cfg_;
+  std::shared_ptr<Shared> shared_;
+  const Clock* clock_;
+  bool fail_ = false;
+  std::array<std::string, kPeriodCount> limit_names_, remaining_names_, limit_text_;
+};
+
+// Announces (once per plugin and policy) that a policy runs on local counters, and keeps
+// the fallback gauge in step with the current config.
+void announce_policy(const gateway::Plugin& entity, const Config& cfg, Shared& shared) {
+  int bit = cfg.policy == "redis" ? kRedisBit : cfg.policy == "cluster" ? kClusterBit : 0;
+  auto& registry = telemetry::Registry::global();
+  auto gauge = [&](const char* policy) -> telemetry::Gauge& {
+    return registry.gauge(
+        "suoke_rate_limiting_policy_fallback",
+        "1 when a rate-limiting plugin runs on the local policy instead of its configured one",
+        {{"plugin_id", entity.id}, {"policy", policy}});
+  };
+  int before = shared.announced.load();
+  for (auto [b, name] : {std::pair{kRedisBit, "redis"}, std::pair{kClusterBit, "cluster"}}) {
+    if ((before & b) && b != bit) gauge(name).set(0);  // the config no longer uses it
+  }
+  if (bit == 0) return;
+  if (cfg.policy == "redis" && !cfg.fault_tolerant) {
+    if (!(shared.announced.fetch_or(bit) & bit)) {
+      log::error(
+          "rate-limiting: policy 'redis' is not implemented yet and fault_tolerant is false: "
+          "every request gets 500",
+          {{"plugin_id", entity.id}});
+    }
+    return;
+  }
+  gauge(cfg.policy.c_str()).set(1);
+  if (!(shared.announced.fetch_or(bit) & bit)) {
+    log::warn("rate-limiting: policy '" + cfg.policy +
+                  "' is not available; counting with the local policy",
+              {{"plugin_id", entity.id}, {"policy", cfg.policy}});
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PluginHandler>> create(const gateway::Plugin& entity,
+                                              const Snapshot& snapshot, PluginRuntime& runtime) {
+  (void)snapshot;
+  auto cfg = parse(entity.config);
+  if (!cfg.ok()) return cfg.error();
+  auto shared = runtime.shared<Shared>("rate-limiting:" + entity.id,
+                                       [] { return std::make_shared<Shared>(); });
+  announce_policy(entity, *cfg, *shared);
+  return std::unique_ptr<PluginHandler>(std::make_unique<Handler>(
+      entity, std::move(cfg).value(), std::move(shared), runtime.clock()));
+}
+
+}  // namespace suoke::gateway::plugins::rate_limiting
