@@ -111,8 +111,8 @@ std::string_view bearer_token(std::string_view value) {
     if (!is_space(value[p])) continue;
     while (p < value.size() && is_space(value[p])) ++p;
     // `.+` stops at a line break; header values cannot contain one, but be exact.
-    std::size_t end = value.find_first_of("\r\n", p);
-    if (end == std::string_view::npos) end = value.size();
+    std::size_t end = p;
+    while (end < value.size() && value[end] != '\r' && value[end] != '\n') ++end;
     if (end > p) return value.substr(p, end - p);
     // `\s+` may also give back whitespace to `.+`: "Bearer  " matches with token " ".
     if (p - (at + kScheme.size()) >= 2) return value.substr(p - 1, 1);
