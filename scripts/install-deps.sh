@@ -11,6 +11,8 @@ packages=(
   clang-14 libclang-rt-14-dev
   # tests: real servers and the seed's Python script
   redis-server redis-tools python3 python3-requests curl
+  # tests: Prometheus server and promtool (scrapes /metrics in the prometheus plugin's tests)
+  prometheus
   # benchmarks
   nginx-light haproxy wrk
   # bench/plugins.sh: nginx+Lua peer (lua-nginx-module, LuaJIT, cjson)

@@ -11,9 +11,11 @@
 #include "core/log.h"
 #include "gateway/admin/admin_api.h"
 #include "gateway/plugins/chain.h"
+#include "gateway/plugins/prometheus/handler.h"
 #include "gateway/proxy/proxy_server.h"
 #include "gateway/snapshot.h"
 #include "gateway/store/config_store.h"
+#include "telemetry/metrics.h"
 
 namespace suoke::gateway {
 
@@ -64,6 +66,26 @@ struct GatewayApp::Impl {
   // Kong's /status "server" section reports the proxy's connections.
   boost::json::object status_server_section() const { return server_counters_json(proxy->counters()); }
 
+  // Kong's /metrics on the status listener: the process registry (per service/route series
+  // recorded by the prometheus plugin, file-log drops, ...) plus node gauges refreshed now.
+  http::Response metrics() const {
+    http::ServerCounters c = proxy->counters();
+    plugins::prometheus::NodeStats stats;
+    stats.connections_accepted = c.connections_accepted;
+    stats.connections_handled = c.connections_handled;
+    stats.connections_active = c.connections_active;
+    stats.connections_reading = c.connections_reading;
+    stats.connections_writing = c.connections_writing;
+    stats.connections_waiting = c.connections_waiting;
+    stats.total_requests = c.total_requests;
+    stats.datastore_reachable = true;  // the local store is in-process
+    telemetry::Registry& registry = telemetry::Registry::global();
+    plugins::prometheus::update_node_metrics(registry, stats);
+    http::Response response = http::Response::text(200, registry.render());
+    response.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    return response;
+  }
+
   http::Response handle_status(const http::Request& request) {
     std::string_view path = request.path();
     if (request.method != "GET" && request.method != "HEAD") {
@@ -75,6 +97,7 @@ struct GatewayApp::Impl {
       body["configuration_hash"] = snapshots->latest()->configuration_hash;
       return http::Response::json(200, boost::json::serialize(body));
     }
+    if (path == "/metrics" || path == "/metrics/") return metrics();
     if (path == "/status/ready") {
       return http::Response::json(200, R"({"message":"ready"})");
     }
