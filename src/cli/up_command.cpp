@@ -1,3 +1,6 @@
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -5,7 +8,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/signals.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "core/uuid.h"
 #include "gateway/app/gateway_app.h"
 #include "gateway/builtin/builtin_services.h"
 #include "gateway/snapshot.h"
@@ -34,6 +39,44 @@ const std::vector<FlagSpec>& up_flags() {
       {"help", false, "show this help", ""},
   };
   return flags;
+}
+
+// `suoke up` adds one consumer with a JWT credential so that the jwt-protected routes of the
+// seed can be tried at once; the printed curl line carries a token signed for it.
+constexpr const char* kDemoConsumer = "suoke-demo";
+constexpr const char* kDemoKey = "suoke-demo-key";
+
+std::string demo_consumer_yaml() {
+  std::string secret = uuid_v4() + uuid_v4();
+  std::erase(secret, '-');
+  return std::string("consumers:\n- username: ") + kDemoConsumer + "\n  jwt_secrets:\n  - key: " + kDemoKey +
+         "\n    algorithm: HS256\n    secret: " + secret + "\n";
+}
+
+std::string base64url(std::string_view data) {
+  std::string out((data.size() + 2) / 3 * 4, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+  out.resize(static_cast<size_t>(n));
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return out;
+}
+
+// An HS256 token for the demo credential, valid for a day.
+std::string demo_token(const std::string& secret) {
+  std::string header = base64url(R"({"alg":"HS256","typ":"JWT"})");
+  std::string payload = base64url(std::string(R"({"iss":")") + kDemoKey + R"(","exp":)" +
+                                  std::to_string(Clock::system().now_seconds() + 24 * 3600) + "}");
+  std::string signing_input = header + "." + payload;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac, &mac_len);
+  return signing_input + "." + base64url(std::string_view(reinterpret_cast<const char*>(mac), mac_len));
 }
 
 }  // namespace
@@ -112,8 +155,8 @@ int run_up(const std::vector<std::string>& args) {
   auto snapshot = (*app)->store().snapshot();
   bool first_run = snapshot->services.empty() && snapshot->routes.empty() && snapshot->plugins.empty();
   if (first_run) {
-    auto loaded = (*app)->store().load_declarative(gateway::builtin::seed_declarative_config(ports),
-                                                    "the seed's topology");
+    auto loaded = (*app)->store().load_declarative(
+        gateway::builtin::seed_declarative_config(ports) + demo_consumer_yaml(), "the seed's topology");
     if (!loaded.ok()) {
       std::fprintf(stderr, "suoke up: the seed's topology was rejected: %s\n", loaded.error().message.c_str());
       return 1;
@@ -127,7 +170,14 @@ int run_up(const std::vector<std::string>& args) {
   if ((*app)->status_port()) std::printf("  status     http://127.0.0.1:%u/status\n", (*app)->status_port());
   std::printf("  built-in upstreams:");
   for (const auto& [name, port] : ports) std::printf(" %s=127.0.0.1:%u", name.c_str(), port);
-  std::printf("\n\nTry:\n  curl -i http://127.0.0.1:%u/api/v1/health/records\n", proxy);
+  std::string authorization;
+  for (const auto& credential : (*app)->store().snapshot()->jwt_credentials) {
+    if (credential.key == kDemoKey && credential.algorithm == "HS256") {
+      authorization = " -H 'Authorization: Bearer " + demo_token(credential.secret) + "'";
+    }
+  }
+  std::printf("\n\nTry (as consumer %s, with a JWT valid for 24 hours):\n", kDemoConsumer);
+  std::printf("  curl -i%s http://127.0.0.1:%u/api/v1/health/records\n", authorization.c_str(), proxy);
   if ((*app)->admin_port()) std::printf("  curl -s http://127.0.0.1:%u/services\n", (*app)->admin_port());
   std::printf("\nCtrl-C stops everything.\n");
   std::fflush(stdout);

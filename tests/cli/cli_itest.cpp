@@ -142,11 +142,19 @@ TEST(Cli, UpServesTheSeedTopologyAndItsPrintedCurlLineWorks) {
                         "--status-listen", "off", "--upstream-base-port", "0", "--workers", "1", "--data-dir",
                         dir.path()}));
   std::string line;
-  auto curl = up.wait_for_line(R"(^\s+(curl -i http://127\.0\.0\.1:\d+/\S+)$)", std::chrono::seconds(20), &line);
+  auto curl = up.wait_for_line(R"(^\s+(curl -i .*http://127\.0\.0\.1:\d+/\S+)$)", std::chrono::seconds(20), &line);
   ASSERT_TRUE(curl) << up.output();
   std::string out;
   EXPECT_EQ(run_command((*curl)[1].str() + " --silent --max-time 10", &out), 0) << out;
   EXPECT_NE(out.find("HTTP/1.1 200"), std::string::npos) << out;
+  // The seed strips these fields from health data (response-transformer).
+  EXPECT_EQ(out.find("sensitive_data"), std::string::npos) << out;
+  EXPECT_EQ(out.find("personal_info"), std::string::npos) << out;
+  // Without the printed token the jwt plugin refuses the same request.
+  std::string url = (*curl)[1].str().substr((*curl)[1].str().find("http://"));
+  std::string refused;
+  EXPECT_EQ(run_command("curl -i --silent --max-time 10 " + url, &refused), 0) << refused;
+  EXPECT_NE(refused.find("HTTP/1.1 401"), std::string::npos) << refused;
   up.signal(SIGINT);
   EXPECT_EQ(up.wait(), 0);
 }
