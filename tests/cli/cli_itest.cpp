@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 
 #include "support/http_client.h"
 #include "support/process.h"
@@ -131,6 +132,44 @@ TEST(Cli, SigtermStopsTheGatewayWithExitZero) {
   ASSERT_TRUE(st);
   EXPECT_EQ(st->status, 200);
   EXPECT_NE(st->body.find("configuration_hash"), std::string::npos) << st->body;
+  gateway.signal(SIGTERM);
+  EXPECT_EQ(gateway.wait(), 0);
+}
+
+TEST(Cli, SighupReloadsTheConfigFileAndAnInvalidOneChangesNothing) {
+  TempDir dir;
+  std::string path = dir.path() + "/kong.yml";
+  auto write_config = [&](const std::string& route_path) {
+    std::ofstream(path) << "_format_version: \"3.0\"\nservices:\n- name: svc\n  url: http://127.0.0.1:9\n"
+                           "  routes:\n  - name: r\n    paths: [\"" << route_path << "\"]\n";
+  };
+  write_config("/before");
+  ChildProcess gateway;
+  ASSERT_TRUE(gateway.start({kSuoke, "gateway", "--proxy-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+                             "--status-listen", "off", "--workers", "1", "--data-dir", "", "--config", path}));
+  std::string line;
+  auto m = gateway.wait_for_line(R"(proxy on port (\d+), admin API on port (\d+))", std::chrono::seconds(20), &line);
+  ASSERT_TRUE(m) << gateway.output();
+  uint16_t admin = static_cast<uint16_t>(std::stoi((*m)[2]));
+  auto route_paths = [&] {
+    auto reply = http_request(admin, "GET", "/routes/r");
+    return reply ? reply->body : std::string("no reply");
+  };
+  EXPECT_NE(route_paths().find("/before"), std::string::npos);
+
+  write_config("/after");
+  gateway.signal(SIGHUP);
+  bool reloaded = false;
+  for (int i = 0; i < 100 && !reloaded; ++i) {
+    reloaded = route_paths().find("/after") != std::string::npos;
+    if (!reloaded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(reloaded) << route_paths();
+
+  write_config("no-leading-slash");
+  gateway.signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_NE(route_paths().find("/after"), std::string::npos) << "an invalid reload changed the running config";
   gateway.signal(SIGTERM);
   EXPECT_EQ(gateway.wait(), 0);
 }

@@ -127,7 +127,7 @@ Result<std::unique_ptr<GatewayApp>> GatewayApp::start(GatewayOptions options) {
     auto text = read_file(options.config_file);
     if (!text.ok()) return text.error();
     auto loaded = impl->store->load_declarative(*text, options.config_file);
-    if (!loaded.ok()) return Error::make(options.config_file + ": " + loaded.error().message, "config");
+    if (!loaded.ok()) return loaded.error();  // the message names the file, entity and field
   }
   if (!options.config_text.empty()) {
     auto loaded = impl->store->load_declarative(options.config_text, "built-in configuration");
@@ -191,7 +191,7 @@ Result<void> GatewayApp::reload_config_file() {
   auto text = read_file(impl_->options.config_file);
   if (!text.ok()) return text.error();
   auto loaded = impl_->store->load_declarative(*text, impl_->options.config_file);
-  if (!loaded.ok()) return Error::make(impl_->options.config_file + ": " + loaded.error().message, "config");
+  if (!loaded.ok()) return loaded.error();
   return Ok();
 }
 
