@@ -12,6 +12,7 @@
 #include "cli/signals.h"
 #include "core/log.h"
 #include "gateway/app/gateway_app.h"
+#include "gateway/plugins/file_log/writer.h"
 #include "gateway/snapshot.h"
 #include "gateway/store/config_store.h"
 
@@ -163,10 +164,16 @@ Result<gateway::GatewayOptions> gateway_options_from(const ParsedArgs& parsed) {
   return options;
 }
 
-// Runs until SIGINT/SIGTERM; SIGHUP reloads the --config file. Returns the exit code.
+// Runs until SIGINT/SIGTERM; SIGHUP reloads the --config file, SIGUSR1 reopens log files. Returns the exit code.
 int serve_until_signal(gateway::GatewayApp& app) {
   for (;;) {
     int sig = wait_for_control_signal();
+    if (sig == SIGUSR1) {
+      // Log rotation: the file-log writers reopen their files before their next write.
+      gateway::plugins::file_log::reopen_all();
+      log::info("log files reopened on SIGUSR1");
+      continue;
+    }
     if (sig == SIGHUP) {
       auto reloaded = app.reload_config_file();
       if (reloaded.ok()) {

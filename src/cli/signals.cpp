@@ -11,6 +11,7 @@ sigset_t control_set() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);  // reopen log files (rotation)
   return set;
 }
 }  // namespace

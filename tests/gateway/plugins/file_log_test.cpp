@@ -1,0 +1,204 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "gateway/plugins/file_log/handler.h"
+#include "gateway/plugins/file_log/writer.h"
+#include "telemetry/metrics.h"
+
+namespace suoke::gateway::plugins::file_log {
+namespace {
+
+using namespace std::chrono_literals;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string templ = (std::filesystem::temp_directory_path() / "suoke-filelog-XXXXXX").string();
+    path_ = ::mkdtemp(templ.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST(FileLogWriterTest, WritesLinesInOrder) {
+  TempDir dir;
+  telemetry::Registry registry;
+  LogWriter writer(dir.file("a.log"), 1024, registry);
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(writer.push("line " + std::to_string(i) + "\n"));
+  ASSERT_TRUE(writer.flush(5s));
+  auto lines = read_lines(dir.file("a.log"));
+  ASSERT_EQ(lines.size(), 100u);
+  EXPECT_EQ(lines[0], "line 0");
+  EXPECT_EQ(lines[99], "line 99");
+  EXPECT_EQ(writer.dropped(), 0u);
+}
+
+TEST(FileLogWriterTest, FullQueueDropsAndCountsWithoutBlocking) {
+  TempDir dir;
+  // A FIFO without a reader: open(2) blocks, so the writer thread is stuck like on a hung disk.
+  std::string fifo = dir.file("stuck.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  telemetry::Registry registry;
+  uint64_t dropped = 0;
+  {
+    LogWriter writer(fifo, 10, registry);
+    auto start = std::chrono::steady_clock::now();
+    int accepted = 0;
+    for (int i = 0; i < 1000; ++i) accepted += writer.push("x\n") ? 1 : 0;
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    EXPECT_LT(elapsed, 500ms) << "push() waited for the disk";
+    // At most the queue plus the one batch the writer holds were accepted.
+    EXPECT_LE(accepted, 20);
+    dropped = writer.dropped();
+    EXPECT_EQ(dropped, static_cast<uint64_t>(1000 - accepted));
+    std::string text = registry.render();
+    EXPECT_NE(text.find("suoke_file_log_dropped_total{path=\"" + fifo + "\"} " + std::to_string(dropped)),
+              std::string::npos)
+        << text;
+    // Unblock the writer so it can drain and stop.
+    std::thread reader([&] {
+      std::ifstream in(fifo);
+      std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    });
+    EXPECT_TRUE(writer.flush(5s));
+    reader.detach();
+  }
+  EXPECT_GT(dropped, 900u);
+}
+
+TEST(FileLogWriterTest, ReopenAllFollowsRotation) {
+  TempDir dir;
+  telemetry::Registry registry;
+  LogWriter writer(dir.file("app.log"), 1024, registry);
+  writer.push("before\n");
+  ASSERT_TRUE(writer.flush(5s));
+  // logrotate: rename, then signal (SIGUSR1 -> reopen_all()).
+  std::filesystem::rename(dir.file("app.log"), dir.file("app.log.1"));
+  writer.push("still old\n");  // no reopen yet: goes to the renamed file
+  ASSERT_TRUE(writer.flush(5s));
+  reopen_all();
+  writer.push("after\n");
+  ASSERT_TRUE(writer.flush(5s));
+  EXPECT_EQ(read_lines(dir.file("app.log.1")), (std::vector<std::string>{"before", "still old"}));
+  EXPECT_EQ(read_lines(dir.file("app.log")), (std::vector<std::string>{"after"}));
+}
+
+TEST(FileLogWriterTest, ReopenEachBatchFollowsRenameWithoutSignal) {
+  TempDir dir;
+  telemetry::Registry registry;
+  LogWriter writer(dir.file("r.log"), 1024, registry);
+  writer.set_reopen_each_batch(true);  // Kong's `reopen: true`
+  writer.push("one\n");
+  ASSERT_TRUE(writer.flush(5s));
+  std::filesystem::rename(dir.file("r.log"), dir.file("r.log.1"));
+  writer.push("two\n");
+  ASSERT_TRUE(writer.flush(5s));
+  EXPECT_EQ(read_lines(dir.file("r.log")), (std::vector<std::string>{"two"}));
+}
+
+class Headers : public HeaderView {
+ public:
+  std::size_t size() const override { return 3; }
+  std::string_view name(std::size_t i) const override {
+    static const char* n[] = {"Host", "Authorization", "Accept"};
+    return n[i];
+  }
+  std::string_view value(std::size_t i) const override {
+    static const char* v[] = {"api.example", "Bearer secret", "a/b"};
+    return v[i];
+  }
+  std::string_view get(std::string_view) const override { return {}; }
+};
+
+TEST(FileLogSerializeTest, KongRecordShape) {
+  Snapshot snapshot;
+  Service s;
+  s.id = "s1";
+  s.name = "health";
+  s.host = "10.0.0.1";
+  s.port = 8080;
+  snapshot.services.push_back(s);
+  Route r;
+  r.id = "r1";
+  r.name = "health-route";
+  r.paths = {"/health"};
+  r.service_index = 0;
+  snapshot.routes.push_back(r);
+  Consumer c{"c1", "alice", ""};
+  snapshot.consumers.push_back(c);
+  Headers headers;
+  RequestContext ctx;
+  ctx.snapshot = &snapshot;
+  ctx.route = &snapshot.routes[0];
+  ctx.service = &snapshot.services[0];
+  ctx.consumer = &snapshot.consumers[0];
+  ctx.credential_id = "cred1";
+  ctx.method = "GET";
+  ctx.host = "api.example";
+  ctx.path = "/health/x";
+  ctx.query = "a=1&b&a=2&c=%20z";
+  ctx.client_ip = "127.0.0.1";
+  ctx.request_headers = &headers;
+  ctx.started_at_ms = 1700000000123;
+  ctx.status = 200;
+  ctx.upstream_latency_ms = 12;
+  ctx.proxy_latency_ms = 3;
+  ctx.request_latency_ms = 15;
+  ctx.upstream_uri = "/x?a=1&b&a=2&c=%20z";
+  ctx.tries = 1;
+  ctx.response_head = {{"Content-Type", "application/json"}, {"Set-Cookie", "a"}, {"Set-Cookie", "b"}};
+  ctx.response_body_bytes = 20;
+
+  auto v = boost::json::parse(serialize(ctx)).as_object();
+  const auto& req = v.at("request").as_object();
+  EXPECT_EQ(req.at("uri").as_string(), "/health/x?a=1&b&a=2&c=%20z");
+  EXPECT_EQ(req.at("url").as_string(), "http://api.example/health/x?a=1&b&a=2&c=%20z");
+  EXPECT_EQ(req.at("method").as_string(), "GET");
+  EXPECT_EQ(req.at("querystring").at("a"), (boost::json::array{"1", "2"}));
+  EXPECT_EQ(req.at("querystring").at("b"), true);
+  EXPECT_EQ(req.at("querystring").at("c").as_string(), " z");
+  EXPECT_EQ(req.at("headers").at("authorization").as_string(), "REDACTED");
+  EXPECT_EQ(req.at("headers").at("accept").as_string(), "a/b");
+  EXPECT_GT(req.at("size").to_number<uint64_t>(), 0u);
+  EXPECT_EQ(v.at("upstream_uri").as_string(), "/x?a=1&b&a=2&c=%20z");
+  EXPECT_EQ(v.at("upstream_status").as_string(), "200");
+  const auto& res = v.at("response").as_object();
+  EXPECT_EQ(res.at("status").as_int64(), 200);
+  EXPECT_EQ(res.at("headers").at("content-type").as_string(), "application/json");
+  EXPECT_EQ(res.at("headers").at("set-cookie"), (boost::json::array{"a", "b"}));
+  EXPECT_GT(res.at("size").to_number<uint64_t>(), 20u);
+  EXPECT_EQ(v.at("latencies").at("kong").as_int64(), 3);
+  EXPECT_EQ(v.at("latencies").at("proxy").as_int64(), 12);
+  EXPECT_EQ(v.at("latencies").at("request").as_int64(), 15);
+  EXPECT_EQ(v.at("tries").as_array().size(), 1u);
+  EXPECT_EQ(v.at("route").at("name").as_string(), "health-route");
+  EXPECT_EQ(v.at("route").at("service").at("id").as_string(), "s1");
+  EXPECT_EQ(v.at("service").at("host").as_string(), "10.0.0.1");
+  EXPECT_EQ(v.at("service").at("port").as_int64(), 8080);
+  EXPECT_EQ(v.at("consumer").at("username").as_string(), "alice");
+  EXPECT_EQ(v.at("authenticated_entity").at("id").as_string(), "cred1");
+  EXPECT_EQ(v.at("client_ip").as_string(), "127.0.0.1");
+  EXPECT_EQ(v.at("started_at").as_int64(), 1700000000123);
+  EXPECT_EQ(v.at("source").as_string(), "service");
+}
+
+}  // namespace
+}  // namespace suoke::gateway::plugins::file_log
