@@ -126,12 +126,17 @@ std::string seed_declarative_config(const std::map<std::string, uint16_t>& servi
   w.route("/api/v1/health", {"GET", "POST", "PUT"});
   w.plugins_header();
   w.jwt_plain();
+  // The seed removes `sensitive_data` and `personal_info`, which under Kong's rules strips
+  // only top-level keys; health records nest them, so `suoke up` adds the any-depth paths
+  // (our response-transformer's extension) to remove them wherever they appear.
   out << "      - name: \"response-transformer\"\n"
          "        config:\n"
          "          remove:\n"
          "            json:\n"
          "              - \"sensitive_data\"\n"
-         "              - \"personal_info\"\n";
+         "              - \"personal_info\"\n"
+         "              - \"**.sensitive_data\"\n"
+         "              - \"**.personal_info\"\n";
 
   // 6. global plugins
   out << "plugins:\n"

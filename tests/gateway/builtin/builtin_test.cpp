@@ -240,8 +240,10 @@ TEST(SeedConfig, ServicePluginsMatchTheScript) {
   EXPECT_EQ(service_named(root, "soer-service")["plugins"][1]["config"]["minute"].as<int>(), 50);
 
   YAML::Node rt = service_named(root, "health-data-service")["plugins"][1]["config"];
+  // The script's two names, plus the any-depth paths `suoke up` adds for nested records.
   EXPECT_EQ(strings(rt["remove"]["json"]),
-            (std::vector<std::string>{"sensitive_data", "personal_info"}));
+            (std::vector<std::string>{"sensitive_data", "personal_info", "**.sensitive_data",
+                                      "**.personal_info"}));
 }
 
 TEST(SeedConfig, GlobalPluginsMatchTheScript) {
