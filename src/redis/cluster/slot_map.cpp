@@ -81,11 +81,6 @@ Error bad_reply(std::string_view what, std::string_view detail) {
 
 }  // namespace
 
-std::string Endpoint::to_string() const {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
-
 Result<Endpoint> parse_endpoint(std::string_view text) {
   size_t colon = text.rfind(':');
   if (colon == std::string_view::npos)
@@ -206,6 +201,7 @@ Result<SlotMap> SlotMap::from_cluster_shards(const Value& reply, std::string_vie
     }
     map.add_shard(std::move(shard));
   }
+  map.index_masters();
   return map;
 }
 
@@ -247,6 +243,7 @@ Result<SlotMap> SlotMap::from_cluster_slots(const Value& reply, std::string_view
     }
     if (have_master) map.add_shard(std::move(shard));
   }
+  map.index_masters();
   return map;
 }
 
@@ -276,21 +273,22 @@ SlotMap SlotMap::with_slot_owner(uint16_t slot, const Endpoint& owner) const {
   }
   copy.owner_[slot] = index;
   copy.shards_[index].slots.emplace_back(slot, slot);
+  copy.index_masters();
   return copy;
 }
 
-std::vector<Endpoint> SlotMap::masters() const {
+void SlotMap::index_masters() {
   std::vector<bool> serving(shards_.size(), false);
   for (int16_t i : owner_) {
     if (i >= 0) serving[i] = true;
   }
-  std::vector<Endpoint> out;
+  masters_.clear();
   for (size_t i = 0; i < shards_.size(); ++i) {
-    if (serving[i] && std::find(out.begin(), out.end(), shards_[i].master.endpoint) == out.end()) {
-      out.push_back(shards_[i].master.endpoint);
+    if (serving[i] &&
+        std::find(masters_.begin(), masters_.end(), shards_[i].master.endpoint) == masters_.end()) {
+      masters_.push_back(shards_[i].master.endpoint);
     }
   }
-  return out;
 }
 
 std::vector<Endpoint> SlotMap::all_nodes() const {

@@ -11,16 +11,12 @@
 
 #include "core/result.h"
 #include "redis/client.h"
+#include "redis/url.h"
 
 namespace suoke::redis::cluster {
 
-struct Endpoint {
-  std::string host;
-  uint16_t port = 0;
-
-  std::string to_string() const;  // "host:port" ("[v6]:port" for IPv6 literals)
-  bool operator==(const Endpoint& other) const = default;
-};
+// host:port of a node; shared with the URL parser.
+using redis::Endpoint;
 
 // Parses "host:port", "[v6]:port" and the redirect form ":port" (empty host: the caller
 // substitutes the host it sent the command to, as the cluster spec says).
@@ -68,8 +64,8 @@ class SlotMap {
   SlotMap with_slot_owner(uint16_t slot, const Endpoint& owner) const;
 
   const std::vector<Shard>& shards() const { return shards_; }
-  // Masters serving at least one slot, each once.
-  std::vector<Endpoint> masters() const;
+  // Masters serving at least one slot, each once (computed when the map is built).
+  const std::vector<Endpoint>& masters() const { return masters_; }
   // Every known node (masters and replicas), each once.
   std::vector<Endpoint> all_nodes() const;
   // Number of slots with a master.
@@ -77,9 +73,11 @@ class SlotMap {
 
  private:
   void add_shard(Shard shard);
+  void index_masters();
 
   std::vector<Shard> shards_;
   std::vector<int16_t> owner_;  // slot -> index into shards_, -1 when unserved
+  std::vector<Endpoint> masters_;
 };
 
 }  // namespace suoke::redis::cluster
