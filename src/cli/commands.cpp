@@ -6,6 +6,7 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
       {"up", "run the whole platform on this machine: gateway with the seed's services and routes", run_up},
       {"gateway", "run the API gateway (proxy, Kong-compatible Admin API, status)", run_gateway},
+      {"cluster", "a local Redis Cluster, 3 masters + 3 replicas: up | status | down", run_cluster},
   };
   return all;
 }
