@@ -29,6 +29,14 @@ bool on_io_thread() { return t_io_thread; }
 
 }  // namespace detail
 
+namespace {
+
+Error io_thread_error() {
+  return Error::make("blocking redis call on a redis IO thread (it would deadlock); use exec_async", "usage");
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Client>> Client::connect(std::string_view url, ClientOptions options) {
   auto parsed = parse_redis_url(url);
   if (!parsed.ok()) return parsed.error();
@@ -51,8 +59,10 @@ Result<std::unique_ptr<Client>> Client::connect(std::string_view url, ClientOpti
 }
 
 Result<Value> Client::exec(Command command, CommandOptions options) {
-  // The reply could only be delivered by the thread that would be blocked here.
+  // The reply could only be delivered by the thread that would be blocked here: a bug in the
+  // caller, asserted in debug builds and an error (not a deadlock) in release builds.
   assert(!detail::on_io_thread() && "Client::exec called on a redis IO thread");
+  if (detail::on_io_thread()) return io_thread_error();
   std::promise<Result<Value>> promise;
   auto future = promise.get_future();
   exec_async(std::move(command), [&promise](Result<Value> r) { promise.set_value(std::move(r)); }, options);
@@ -61,6 +71,7 @@ Result<Value> Client::exec(Command command, CommandOptions options) {
 
 std::vector<Result<Value>> Client::exec_pipeline(std::vector<Command> commands, CommandOptions options) {
   assert(!detail::on_io_thread() && "Client::exec_pipeline called on a redis IO thread");
+  if (detail::on_io_thread()) return std::vector<Result<Value>>(commands.size(), io_thread_error());
   struct State {
     std::mutex mu;
     std::condition_variable cv;
