@@ -60,7 +60,9 @@ struct RequestContext {
 
   // Access phase outputs.
   std::optional<http::Response> exit;  // answer without proxying (the chain stops)
-  http::HeaderList upstream_headers;   // set (replace) on the upstream request
+  // Set (replace) on the upstream request; an empty value removes the header, so a client
+  // cannot forge identity headers such as X-Consumer-ID.
+  http::HeaderList upstream_headers;
   http::HeaderList response_headers;   // set on the client response (also on exits)
 
   // Filled by the proxy as the request progresses, for header_filter, body_filter and log.
@@ -71,6 +73,11 @@ struct RequestContext {
   int64_t proxy_latency_ms = 0;      // time spent in the gateway itself (Kong's "kong" latency)
   int64_t request_latency_ms = 0;    // whole request, first byte in to last byte out
   std::string upstream_uri;          // path and query sent upstream
+  // Set by body_filter when the body cannot be completed correctly: if the head has not
+  // reached the client yet the proxy answers 502 with `abort_message` (Kong's default message
+  // when empty); otherwise it closes the connection instead of finishing the response.
+  bool abort_response = false;
+  std::string abort_message;
   int tries = 0;                     // upstream connection attempts
   http::HeaderList response_head;    // the response headers as sent to the client (log phase)
 

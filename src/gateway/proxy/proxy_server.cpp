@@ -238,6 +238,7 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     req_terminated_ = false;
     resp_terminated_ = false;
     response_started_ = false;
+    head_written_ = false;
     timed_out_ = false;
     ctx_.reset();
     logged_ = false;
@@ -414,7 +415,10 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
       append_header(up_out_, name, req_headers_.value(i));
     }
     if (overrides) {
-      for (const auto& [k, v] : *overrides) append_header(up_out_, k, v);
+      // An override with an empty value removes the header (see RequestContext).
+      for (const auto& [k, v] : *overrides) {
+        if (!v.empty()) append_header(up_out_, k, v);
+      }
     }
 
     up_out_.append("X-Forwarded-For: ");
@@ -817,6 +821,17 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     bool done = resp_parser_->is_done();
     if (ctx_) {
       core_.options.plugins->body_filter(*ctx_, body_tmp_, done);
+      // The head is already sent, so a plugin that cannot complete the body correctly (a
+      // transform over its cap) makes the proxy cut the connection: the client sees a
+      // truncated response, never a wrong or untransformed one.
+      if (ctx_->abort_response) {
+        if (!head_written_) {
+          // Nothing reached the client yet: the head in out_ is replaced by a clean 502.
+          response_started_ = false;
+          return send_error(502, ctx_->abort_message);
+        }
+        return close();
+      }
       ctx_->response_body_bytes += body_tmp_.size();  // what the client receives
       if (!body_tmp_.empty()) {
         if (rechunk_) {
@@ -841,6 +856,7 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
 
   void write_client() {
     phase_ = Phase::kClientWrite;
+    head_written_ = true;
     deadline = SteadyClock::now() + core_.options.limits.body_timeout;
     auto self = shared_from_this();
     asio::async_write(
@@ -1081,6 +1097,7 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
   bool req_terminated_ = false;
   bool resp_terminated_ = false;
   bool response_started_ = false;
+  bool head_written_ = false;  // the response head was handed to the socket
   bool replayable_ = false;
   bool reused_ = false;
   bool resp_got_bytes_ = false;

@@ -68,10 +68,12 @@ TEST(GatewayJwt, DeclarativeConsumersAndAdminCredentials) {
   // The upstream echoes the identity headers it received.
   http::Server upstream("upstream", http::Limits{}, [](const http::Request& request) {
     json::object seen;
-    for (const char* h : {"x-consumer-id", "x-consumer-username", "x-consumer-custom-id",
-                          "x-credential-identifier", "x-anonymous-consumer", "authorization"}) {
-      std::string_view v = request.header(h);
-      if (!v.empty()) seen[h] = v;
+    // Presence, not just a value: a forged identity header must be removed, not emptied.
+    for (const auto& [name, value] : request.headers) {
+      for (const char* h : {"x-consumer-id", "x-consumer-username", "x-consumer-custom-id",
+                            "x-credential-identifier", "x-anonymous-consumer", "authorization"}) {
+        if (http::iequals(name, h)) seen[h] = value;
+      }
     }
     return http::Response::json(200, json::serialize(seen));
   });

@@ -548,9 +548,9 @@ void set_upstream(RequestContext& ctx, std::string_view name, std::string_view v
   ctx.upstream_headers.emplace_back(std::string(name), std::string(value));
 }
 
-// Kong clears these identity headers so a client cannot forge them. The proxy forwards the
-// client's headers unless an override names them, so a header the client sent is replaced by
-// an empty one; one it did not send needs nothing.
+// Kong clears these identity headers so a client cannot forge them. An empty override
+// removes a header the client sent (RequestContext::upstream_headers); one it did not send
+// needs nothing.
 void clear_upstream(RequestContext& ctx, std::string_view name) {
   for (auto it = ctx.upstream_headers.begin(); it != ctx.upstream_headers.end(); ++it) {
     if (iequals(it->first, name)) {

@@ -168,12 +168,16 @@ void Handler::overflow(RequestContext& ctx, BodyState& state, std::string& chunk
     }
     return;
   }
-  // The status line is already sent: the best left is to keep the data away from the
-  // client and tell it why in the body.
-  log::error("response-transformer: body without Content-Length grew over the limit; replacing it",
+  // The status line is already sent, so no 502 is possible any more. An error message under
+  // that 200 would read as data; instead the proxy cuts the connection, which every HTTP
+  // client sees as a failed (truncated) response. Nothing of the body reaches the client.
+  log::error("response-transformer: body without Content-Length grew over the limit; aborting the response",
              fields);
   state.body = std::string();
-  chunk = oversize_message(limits_.max_body_bytes);
+  chunk.clear();
+  ctx.abort_response = true;
+  ctx.abort_message = "response body too large to transform (limit " +
+                      std::to_string(limits_.max_body_bytes) + " bytes)";
   state.mode = BodyState::Mode::kDrop;
 }
 
