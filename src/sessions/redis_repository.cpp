@@ -16,6 +16,28 @@ std::string user_index_key(std::string_view user_id) {
 
 namespace {
 
+// The index updates run as scripts on the index key alone (one slot, so also in a cluster):
+// several commands pipelined may travel on different connections and run out of order, and
+// "give a new index a TTL, only ever lengthen an existing one" needs the key's current TTL.
+// KEYS[1] index; ARGV: score, session id, ttl ms, max entries (0: unbounded).
+constexpr const char* kIndexAdd = R"lua(
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local ttl = tonumber(ARGV[3])
+local left = redis.call('PTTL', KEYS[1])
+if left < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+local cap = tonumber(ARGV[4])
+if cap > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -cap - 1) end
+return 1
+)lua";
+// KEYS[1] index; ARGV: ttl ms. PTTL is -1 for a key without TTL (given one) and -2 for none.
+constexpr const char* kIndexExtend = R"lua(
+local ttl = tonumber(ARGV[1])
+local left = redis.call('PTTL', KEYS[1])
+if left == -2 then return 0 end
+if left < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
+)lua";
+
 // A reply is a success only if the server did not answer with an error.
 Result<redis::Value> checked(Result<redis::Value> r, std::string_view what) {
   if (!r)
@@ -49,21 +71,13 @@ class RedisSessionRepository final : public SessionRepository {
         checked(client_->exec({"SET", session_key(s.session_id), stored, "EX", ttl}, write_opts_),
                 "save: SET session");
     if (!set) return set.error();
-    const std::string index = user_index_key(s.user_id);
-    std::vector<redis::Command> cmds;
-    cmds.push_back({"ZADD", index, std::to_string(s.last_active), s.session_id});
-    // EXPIRE NX gives a new index a TTL; GT only ever lengthens an existing one (Redis 7).
-    cmds.push_back({"EXPIRE", index, ttl, "NX"});
-    cmds.push_back({"EXPIRE", index, ttl, "GT"});
-    if (options().max_user_index != 0) {
-      cmds.push_back({"ZREMRANGEBYRANK", index, "0",
-                      std::to_string(-static_cast<int64_t>(options().max_user_index) - 1)});
-    }
-    auto replies = client_->exec_pipeline(std::move(cmds), write_opts_);
-    for (auto& reply : replies) {
-      auto r = checked(std::move(reply), "save: user index");
-      if (!r) return r.error();
-    }
+    auto ix = checked(client_->exec({"EVAL", kIndexAdd, "1", user_index_key(s.user_id),
+                                     std::to_string(s.last_active), s.session_id,
+                                     std::to_string(ttl_seconds * 1000),
+                                     std::to_string(options().max_user_index)},
+                                    write_opts_),
+                      "save: user index");
+    if (!ix) return ix.error();
     return Ok();
   }
 
@@ -112,13 +126,11 @@ class RedisSessionRepository final : public SessionRepository {
     if (!got) return got.error();
     if (got->is_string()) {
       if (auto parsed = parse_session(got->str); parsed && !parsed->user_id.empty()) {
-        const std::string index = user_index_key(parsed->user_id);
-        auto ix = client_->exec_pipeline(
-            {{"EXPIRE", index, ttl, "NX"}, {"EXPIRE", index, ttl, "GT"}}, write_opts_);
-        for (auto& reply : ix) {
-          auto c = checked(std::move(reply), "touch: EXPIRE user index");
-          if (!c) return c.error();
-        }
+        auto ix = checked(client_->exec({"EVAL", kIndexExtend, "1", user_index_key(parsed->user_id),
+                                         std::to_string(ttl_seconds * 1000)},
+                                        write_opts_),
+                          "touch: user index");
+        if (!ix) return ix.error();
       }
     }
     return true;

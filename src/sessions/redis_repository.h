@@ -11,9 +11,9 @@
 // both: a session's slot comes from its id (get/touch/remove know only the id), the index's
 // from the user. So they are written with separate commands (pipelined, one round trip) and
 // the index is treated as a hint that may be stale:
-//   - save writes the session first in the pipeline, then ZADD + EXPIRE NX + EXPIRE GT on the
-//     index (all idempotent, so a retried save converges); a failure of either part fails the
-//     save, and saving again repairs it;
+//   - save writes the session (SET ... EX), and after its reply updates the index with one
+//     script on the index key (ZADD, lengthen the TTL, cap the size: one slot, atomic); both
+//     steps are idempotent, a failure of either fails the save, and saving again repairs it;
 //   - list_user_sessions reads the index newest first and GETs each session, dropping entries
 //     whose session is gone, expired or now belongs to another user, and ZREMs them;
 //   - remove uses GETDEL (learns the user and deletes in one command), then ZREMs the entry;
