@@ -4,17 +4,15 @@
 // and a command built from the input must parse back as the same arguments.
 //
 // Input: byte 0 seeds the feed split sizes; the rest is the server's byte stream.
-//
-// The fuzz build links suoke_gateway, which does not contain the redis component, so the
-// codec's two sources are compiled into this target directly.
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
-#include "redis/resp/encoder.cpp"  // NOLINT(build/include)
-#include "redis/resp/parser.cpp"   // NOLINT(build/include)
+#include "redis/resp/encoder.h"
+#include "redis/resp/parser.h"
 
 namespace {
 
