@@ -10,6 +10,8 @@ namespace {
 
 // Map node, LRU node and index entry bookkeeping per session, roughly.
 constexpr std::size_t kEntryOverhead = 160;
+// How many sessions from the LRU end a save on a full shard checks for expired ones.
+constexpr int kExpiredProbe = 16;
 
 std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
 
@@ -133,17 +135,22 @@ Result<void> MemorySessionRepository::put(std::string_view session_id, std::stri
       live_.fetch_sub(1, std::memory_order_relaxed);
       active_->add(-1);
     }
-    // Make room: expired sessions are the cheapest victims, then the least recently used.
+    // Make room. Expired sessions near the LRU end go first (they were not going to be read
+    // again); looking at a bounded number keeps a save on a full shard O(1) rather than a
+    // scan of the shard, which the periodic sweep does instead.
     auto over = [&] {
       return (shard_max_sessions_ != 0 && shard.map.size() + 1 > shard_max_sessions_) ||
              (shard_max_bytes_ != 0 && shard.bytes + bytes > shard_max_bytes_);
     };
     if (over()) {
       const int64_t now = clock_.now_ms();
-      for (auto e = shard.map.begin(); e != shard.map.end();) {
-        auto next = std::next(e);
-        if (e->second.expires_at_ms <= now) erase_locked(shard, e, dropped);
-        e = next;
+      auto pos = shard.lru.end();
+      for (int looked = 0; looked < kExpiredProbe && pos != shard.lru.begin() && over(); ++looked) {
+        --pos;
+        auto e = shard.map.find(**pos);
+        if (e->second.expires_at_ms > now) continue;
+        pos = std::next(pos);  // stays valid: only the erased node's iterator is invalidated
+        erase_locked(shard, e, dropped);
       }
     }
     while (over() && !shard.lru.empty()) {

@@ -15,7 +15,9 @@
 // is refused (Error kind "too_large"). Evictions are counted in
 // sessions_evicted_total{backend="memory"}.
 //
-// Expiry: a session past its TTL is dropped when accessed and by a background sweep.
+// Expiry: a session past its TTL is dropped when accessed, preferred as an eviction victim, and
+// dropped by a background sweep (every sweep_interval, each shard scanned under its own lock
+// in turn, so other shards stay available).
 #pragma once
 
 #include <atomic>

@@ -3,11 +3,13 @@
 // the per-user index key and its TTL, type errors, stale index entries.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "sessions/contract_backend.h"
 #include "sessions/redis_repository.h"
@@ -173,6 +175,42 @@ TEST_P(RedisSessions, CountScansEveryMasterInSeveralBatches) {
   auto n = repo_->count_active();
   ASSERT_TRUE(n.ok()) << n.error().message;
   EXPECT_EQ(*n, static_cast<std::size_t>(sessions));
+}
+
+TEST_P(RedisSessions, ConcurrentSavesRemovesAndListsAgree) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 60;
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0};
+  // A reader lists (and prunes) while writers save and remove in the same user's index.
+  std::thread reader([&] {
+    while (!done.load()) {
+      if (!repo_->list_user_sessions("u", 50).ok()) ++failures;
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+        if (!repo_->save(make(id, "u", i)).ok()) ++failures;
+        if (i % 3 == 0) {
+          auto r = repo_->remove(id);
+          if (!r.ok() || !*r) ++failures;
+        }
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  done = true;
+  reader.join();
+  EXPECT_EQ(failures.load(), 0);
+  const std::size_t expected = kThreads * (kPerThread - kPerThread / 3);
+  auto listed = repo_->list_user_sessions("u", 10000);
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  EXPECT_EQ(listed->size(), expected);
+  EXPECT_EQ(*repo_->count_active(), expected);
+  EXPECT_EQ(to_int(backend_->cli("ZCARD", "user_sessions:u")), static_cast<int64_t>(expected));
 }
 
 INSTANTIATE_TEST_SUITE_P(Topology, RedisSessions, ::testing::Values(false, true),
