@@ -8,20 +8,27 @@
 //                                       at least as long as its longest-lived session's
 //
 // In a cluster the two keys are in different slots, so no transaction or script can cover
-// both: a session's slot comes from its id (get/touch/remove know only the id), the index's
-// from the user. So they are written with separate commands (pipelined, one round trip) and
-// the index is treated as a hint that may be stale:
+// both. Hash tags cannot put them together either: get/touch/remove know only the session id,
+// so the session key's slot must come from the id alone, and a user's index holds sessions of
+// many ids. So they are written with separate commands, and the index is a hint that may be
+// stale, never trusted without the session:
 //   - save writes the session (SET ... EX), and after its reply updates the index with one
 //     script on the index key (ZADD, lengthen the TTL, cap the size: one slot, atomic); both
 //     steps are idempotent, a failure of either fails the save, and saving again repairs it;
-//   - list_user_sessions reads the index newest first and GETs each session, dropping entries
-//     whose session is gone, expired or now belongs to another user, and ZREMs them;
-//   - remove uses GETDEL (learns the user and deletes in one command), then ZREMs the entry;
+//   - list_user_sessions reads the index newest first and GETs each session, skipping entries
+//     whose session is gone, expired or now belongs to another user, and prunes them (ZREM,
+//     then re-reads and re-adds any a concurrent save re-created);
+//   - remove uses GETDEL (learns the user and deletes in one command), then prunes the entry;
+//   - touch refreshes the session (EXPIRE) and lengthens the index's TTL to match;
 //   - the index keeps at most SessionOptions::max_user_index newest entries.
-// A crash between the two writes therefore leaves at worst an index entry that readers skip.
+// A failure between the two writes of a save leaves a session not yet listed (the save
+// reports the error; saving again lists it); a failure elsewhere leaves an index entry that
+// readers skip. A session is never listed for a user it does not belong to.
 #pragma once
 
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "redis/client.h"
 #include "sessions/repository.h"
