@@ -120,10 +120,23 @@ Result<void> attach_plan(Snapshot& snapshot, PluginRuntime& runtime) {
 
 void ChainRunner::access(RequestContext& ctx) {
   ctx.active_count = 0;
+  ctx.next_step = 0;
+  ctx.clear_suspended();
+  run_access(ctx);
+}
+
+void ChainRunner::resume_access(RequestContext& ctx) {
+  ctx.clear_suspended();
+  run_access(ctx);
+}
+
+void ChainRunner::run_access(RequestContext& ctx) {
   const Plan* plan = ctx.snapshot ? ctx.snapshot->plugin_plan.get() : nullptr;
   if (!plan || !ctx.route) return;
   std::size_t route_index = static_cast<std::size_t>(ctx.route - ctx.snapshot->routes.data());
-  for (const Plan::Step& step : plan->steps(route_index)) {
+  const auto& steps = plan->steps(route_index);
+  for (std::size_t i = ctx.next_step; i < steps.size(); ++i) {
+    const Plan::Step& step = steps[i];
     const PluginHandler* instance = step.instance;
     if (ctx.consumer && step.has_consumer_configs) {
       if (const PluginHandler* scoped = plan->for_consumer(step.name, *ctx.consumer, ctx.route, ctx.service)) {
@@ -134,8 +147,15 @@ void ChainRunner::access(RequestContext& ctx) {
     ctx.active_plugins[ctx.active_count++] = instance;
     // After an exit the remaining plugins do not run their access phase, but they still see
     // the response and the log (Kong runs header_filter/log for every plugin of the request).
-    if (!ctx.exit) instance->access(ctx);
+    if (!ctx.exit) {
+      instance->access(ctx);
+      if (ctx.suspended()) {
+        ctx.next_step = i + 1;
+        return;
+      }
+    }
   }
+  ctx.next_step = steps.size();
 }
 
 void ChainRunner::header_filter(RequestContext& ctx, ResponseHead& head) {

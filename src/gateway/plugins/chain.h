@@ -56,9 +56,14 @@ PluginFactory find_factory(std::string_view name);
 class ChainRunner final : public PluginRunner {
  public:
   void access(RequestContext& ctx) override;
+  // Continues after a suspension with the step after the one that suspended.
+  void resume_access(RequestContext& ctx) override;
   void header_filter(RequestContext& ctx, ResponseHead& head) override;
   void body_filter(RequestContext& ctx, std::string& chunk, bool eof) override;
   void log(const RequestContext& ctx) override;
+
+ private:
+  static void run_access(RequestContext& ctx);
 };
 
 // Attaches a Plan to a freshly built snapshot (the store's finalize hook).

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,42 @@
 namespace suoke::gateway::plugins {
 
 class PluginHandler;
+struct RequestContext;
+
+// Asynchronous access phase. A plugin whose access() must wait (e.g. for a Redis reply) calls
+// ctx.suspend(), which returns a Resumer, and returns at once. The proxy then leaves the request
+// alone (the worker thread serves other connections) until the Resumer is called, from any
+// thread: that posts the continuation onto the request's worker io_context, where `apply` runs
+// with the request's context (on the worker thread, so it may edit the context: set exit,
+// headers, ...) and then the chain goes on with the next plugin. If the connection was closed
+// in the meantime the continuation finds the request gone and does nothing; `apply` is then
+// destroyed without running, so it must not own anything that needs the request.
+//
+// Call a Resumer at most once per suspension (later calls are ignored); a Resumer that is
+// destroyed without being called leaves the request suspended until the connection closes,
+// so a plugin bounds its own wait (e.g. with the Redis command's timeout).
+class Resumer {
+ public:
+  using Apply = std::function<void(RequestContext&)>;
+  using Post = std::function<void(Apply)>;
+  Resumer() = default;
+  explicit Resumer(Post post) : post_(std::move(post)) {}
+  // False when the caller of the chain does not support suspension (ctx.suspend() returned it).
+  explicit operator bool() const { return static_cast<bool>(post_); }
+  void operator()(Apply apply = {}) const {
+    if (post_) post_(std::move(apply));
+  }
+
+ private:
+  Post post_;
+};
+
+// Implemented by whoever runs the access phase and can wait (the proxy session).
+class Suspender {
+ public:
+  virtual ~Suspender() = default;
+  virtual Resumer make_resumer() = 0;
+};
 
 // Read access to the request's headers as received, without copying them.
 class HeaderView {
@@ -87,6 +124,22 @@ struct RequestContext {
   std::array<const PluginHandler*, kMaxActivePlugins> active_plugins{};
   std::size_t active_count = 0;
 
+  // Async access (see Resumer). Set by the proxy; null: suspend() is not supported and returns
+  // an empty Resumer (the plugin must then decide synchronously).
+  Suspender* suspender = nullptr;
+  // Marks the request suspended and returns its Resumer; the plugin returns from access()
+  // right after. Empty (and nothing marked) when no suspender is installed.
+  Resumer suspend() {
+    if (!suspender) return {};
+    suspended_ = true;
+    return suspender->make_resumer();
+  }
+  bool suspended() const { return suspended_; }
+  // Called by the runner of the chain when it resumes.
+  void clear_suspended() { suspended_ = false; }
+  // The chain's position: the index of the plan step to run next (ChainRunner).
+  std::size_t next_step = 0;
+
   // Per-request, per-plugin scratch state, created on first use.
   template <class T>
   T& state(const void* owner) {
@@ -103,6 +156,7 @@ struct RequestContext {
     std::shared_ptr<void> value;
   };
   std::vector<Slot> states_;
+  bool suspended_ = false;
 };
 
 // The upstream response head as the client will receive it; header_filter may edit it.
@@ -184,7 +238,11 @@ using PluginFactory = Result<std::unique_ptr<PluginHandler>> (*)(const gateway::
 class PluginRunner {
  public:
   virtual ~PluginRunner() = default;
+  // Runs the access phase. If it returns with ctx.suspended(), the caller waits for the
+  // Resumer, then (on the request's thread, after the Resumer's apply) calls resume_access,
+  // which may suspend again.
   virtual void access(RequestContext& ctx) = 0;
+  virtual void resume_access(RequestContext& ctx) {}
   virtual void header_filter(RequestContext& ctx, ResponseHead& head) = 0;
   virtual void body_filter(RequestContext& ctx, std::string& chunk, bool eof) = 0;
   virtual void log(const RequestContext& ctx) = 0;

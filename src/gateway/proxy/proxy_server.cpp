@@ -1,6 +1,7 @@
 #include "gateway/proxy/proxy_server.h"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
 #include <optional>
@@ -30,6 +31,9 @@ namespace {
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::chrono::milliseconds kLingerTime{2000};
 constexpr std::chrono::milliseconds kTick{10};
+// A suspended access phase longer than this closes the connection (a plugin that never
+// resumes); plugins bound their own waits well below it.
+constexpr std::chrono::seconds kAccessSafetyTimeout{60};
 
 void append_uint(std::string& out, uint64_t v) {
   char buf[24];
@@ -158,7 +162,9 @@ void make_request_id(WorkerState& ws, std::string& out) {
   }
 }
 
-class ProxySession : public http::Connection, public std::enable_shared_from_this<ProxySession> {
+class ProxySession : public http::Connection,
+                     public plugins::Suspender,
+                     public std::enable_shared_from_this<ProxySession> {
  public:
   ProxySession(Worker& w, ProxyCore& core, tcp::socket s)
       : w_(w), core_(core), ws_(*core.workers[w.index()]), client_(std::move(s)) {}
@@ -212,10 +218,31 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
 
   void on_abort() override { close(); }
 
+  // Async access (plugins::Resumer): the resumer holds the session weakly and posts the
+  // continuation onto this session's worker. While suspended the session keeps itself alive
+  // (suspend_hold_, no I/O is pending then); close() drops that hold, so a continuation that
+  // arrives later finds the session gone or closed and does nothing. The generation tells a
+  // stale resumer (an earlier suspension) from the current one.
+  plugins::Resumer make_resumer() override {
+    std::weak_ptr<ProxySession> weak = weak_from_this();
+    auto exec = client_.get_executor();
+    uint64_t gen = ++suspend_gen_;
+    auto fired = std::make_shared<std::atomic<bool>>(false);
+    return plugins::Resumer([weak, exec, gen, fired](plugins::Resumer::Apply apply) {
+      if (fired->exchange(true)) return;
+      auto self = weak.lock();
+      if (!self) return;
+      boost::asio::post(exec, [self = std::move(self), gen, apply = std::move(apply)]() mutable {
+        self->on_access_resumed(gen, apply);
+      });
+    });
+  }
+
  private:
   enum class Phase {
     kIdle,
     kHead,
+    kAccess,  // a plugin suspended the access phase
     kConnect,
     kUpWrite,
     kReqBody,
@@ -318,9 +345,34 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
       ctx_.emplace();
       fill_context(*ctx_);
       core_.options.plugins->access(*ctx_);
+      if (ctx_->suspended()) return wait_access();
       if (ctx_->exit) return send_exit();
     }
+    after_access();
+  }
 
+  // A plugin suspended the access phase: nothing is read or written until it resumes. The
+  // deadline only guards against a plugin that never resumes (plugins bound their own waits).
+  void wait_access() {
+    phase_ = Phase::kAccess;
+    deadline = SteadyClock::now() + kAccessSafetyTimeout;
+    suspend_hold_ = shared_from_this();
+  }
+
+  void on_access_resumed(uint64_t gen, plugins::Resumer::Apply& apply) {
+    if (phase_ != Phase::kAccess || gen != suspend_gen_ || !ctx_ || !ctx_->suspended()) return;
+    auto hold = std::move(suspend_hold_);  // keeps `this` alive until we return
+    phase_ = Phase::kHead;
+    deadline = http::kNoDeadline;
+    ctx_->clear_suspended();
+    if (apply) apply(*ctx_);
+    core_.options.plugins->resume_access(*ctx_);
+    if (ctx_->suspended()) return wait_access();
+    if (ctx_->exit) return send_exit();
+    after_access();
+  }
+
+  void after_access() {
     build_upstream_head();
     req_chunked_ = req_parser_->chunked();
     req_parser_->set_sink({&up_out_, req_chunked_});
@@ -357,6 +409,7 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     c.request_id = request_id_;
     view_.emplace(req_headers_);
     c.request_headers = &*view_;
+    c.suspender = this;
   }
 
   void build_upstream_head() {
@@ -1058,6 +1111,9 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
     w_.set_state(state_, ConnState::kNone);
     w_.remove(this);
     WorkerCounters::bump(w_.counters().active, -1);
+    // A suspended request held itself; release it after this call returns (the caller may
+    // hold no other reference).
+    if (suspend_hold_) boost::asio::post(client_.get_executor(), [hold = std::move(suspend_hold_)] {});
   }
 
   Worker& w_;
@@ -1082,6 +1138,8 @@ class ProxySession : public http::Connection, public std::enable_shared_from_thi
   std::string_view path_, query_, host_;
   std::optional<ProxyContext> ctx_;
   std::optional<StoreView> view_;
+  std::shared_ptr<ProxySession> suspend_hold_;  // set while a plugin has suspended the request
+  uint64_t suspend_gen_ = 0;
   TimePoint t_head_{}, t_upstream_{};
   Phase phase_ = Phase::kIdle;
   ConnState state_ = ConnState::kNone;
