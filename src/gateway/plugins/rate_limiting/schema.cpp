@@ -60,7 +60,12 @@ const PluginSchema& schema() {
                          .field("database", integer().def(0))
                          .field("ssl", boolean().required().def(false))
                          .field("ssl_verify", boolean().required().def(false))
-                         .field("server_name", typedef_host());
+                         .field("server_name", typedef_host())
+                         // Kong Enterprise: the seeds of a Redis Cluster.
+                         .field("cluster_nodes",
+                                array(record()
+                                          .field("ip", typedef_host().required())
+                                          .field("port", integer().between(0, 65535).def(6379))));
     auto b = record().required();
     for (const char* p : kPeriods) b.field(p, number().gt(0));
     b.field("limit_by", string()
