@@ -2,7 +2,9 @@
 // of a real 6-node cluster while four threads keep saving, reading, touching, removing and
 // listing sessions through the redis-cluster backend. Not one operation may fail or return
 // wrong data, and at the end every session the threads' model says exists is there, intact,
-// with its TTL.
+// with its TTL. The client must have followed MOVED (slot map behind) and ASK (slot half
+// migrated: a share of the sessions carry a hash tag in their id that puts them in a slot the
+// reshards move, so its migration takes several MIGRATE batches).
 //
 // Each thread owns its own users and sessions, so its model of them is exact: whatever the
 // repository returns can be compared with it, not just checked for "no error".
@@ -25,6 +27,7 @@
 
 #include "redis/client.h"
 #include "redis/cluster/cluster_client.h"
+#include "redis/cluster/crc16.h"
 #include "sessions/redis_repository.h"
 #include "sessions/repository.h"
 #include "sessions/session.h"
@@ -42,6 +45,7 @@ constexpr int kUsersPerThread = 25;
 constexpr int kInitialPerThread = 500;  // 2,000 sessions before the reshards start
 constexpr int kReshardSlots = 1500;
 constexpr int64_t kTtlSeconds = 3600;
+constexpr int kHotPercent = 30;  // of new sessions, with the thread's hot hash tag in their id
 
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
@@ -83,8 +87,11 @@ class Failures {
 // what the store must hold for them.
 class Worker {
  public:
-  Worker(int index, SessionRepository& repo, Failures& failures)
-      : index_(index), repo_(repo), failures_(failures), rng_(1000 + index) {}
+  // `hot_tag`: a hash tag whose slot the reshards move; a share of the sessions carry it in
+  // their id, so that slot holds enough keys for its migration to take several MIGRATE
+  // batches, during which the sessions already moved are reached by ASK.
+  Worker(int index, std::string hot_tag, SessionRepository& repo, Failures& failures)
+      : index_(index), hot_tag_(std::move(hot_tag)), repo_(repo), failures_(failures), rng_(1000 + index) {}
 
   // Saves the initial sessions, spread evenly over the users.
   void create_initial() {
@@ -127,6 +134,9 @@ class Worker {
   void create(const std::string& user_id) {
     Session s;
     s.session_id = "s" + std::to_string(index_) + "-" + std::to_string(next_id_++);
+    if (std::uniform_int_distribution<int>(0, 99)(rng_) < kHotPercent) {
+      s.session_id = "{" + hot_tag_ + "}" + s.session_id;
+    }
     s.user_id = user_id;
     s.created_at = next_time();
     s.last_active = s.created_at;
@@ -239,6 +249,7 @@ class Worker {
   }
 
   int index_;
+  std::string hot_tag_;
   SessionRepository& repo_;
   Failures& failures_;
   std::mt19937 rng_;
@@ -267,6 +278,28 @@ int slot_count(const std::string& nodes, const std::string& id) {
       n += dash == std::string::npos ? 1 : std::stoi(field.substr(dash + 1)) - std::stoi(field.substr(0, dash)) + 1;
     }
     return n;
+  }
+  return -1;
+}
+
+// The lowest slot CLUSTER NODES assigns to node `id`, -1 if none.
+int first_slot_of(const std::string& nodes, const std::string& id) {
+  std::istringstream lines(nodes);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string node_id, field;
+    fields >> node_id;
+    if (node_id != id) continue;
+    for (int i = 0; i < 7 && fields >> field; ++i) {
+    }
+    int first = -1;
+    while (fields >> field) {
+      if (field.empty() || field[0] == '[') continue;
+      int lo = std::stoi(field.substr(0, field.find('-')));
+      if (first < 0 || lo < first) first = lo;
+    }
+    return first;
   }
   return -1;
 }
@@ -335,9 +368,29 @@ TEST(SessionsReshardingItest, ReshardUnderLoadLosesNoOperationAndNoSession) {
     ASSERT_EQ((*by_url)->backend(), "redis-cluster");
   }
 
+  // redis-cli moves a source's slots lowest first, so each thread's hot tag is put in one of
+  // the kReshardSlots lowest slots of master 0 (moved by the first reshard, and by the second
+  // too when master 1 then gives up its lowest slots).
+  const int first_slot = first_slot_of(cluster.cli(masters[0], "CLUSTER", "NODES"), ids[0]);
+  ASSERT_GE(first_slot, 0);
+  std::vector<std::string> hot_tags;
+  std::vector<int> hot_slots;
+  for (int t = 0, k = 0; t < kThreads; ++k) {
+    std::string tag = "h" + std::to_string(t) + "x" + std::to_string(k);
+    int slot = redis::cluster::key_slot(session_key("{" + tag + "}"));
+    if (slot >= first_slot && slot < first_slot + kReshardSlots &&
+        std::find(hot_slots.begin(), hot_slots.end(), slot) == hot_slots.end()) {
+      hot_tags.push_back(tag);
+      hot_slots.push_back(slot);
+      ++t;
+    }
+  }
+
   Failures failures;
   std::vector<std::unique_ptr<Worker>> workers;
-  for (int t = 0; t < kThreads; ++t) workers.push_back(std::make_unique<Worker>(t, *repo, failures));
+  for (int t = 0; t < kThreads; ++t) {
+    workers.push_back(std::make_unique<Worker>(t, hot_tags[t], *repo, failures));
+  }
   {
     std::vector<std::thread> setup;
     for (auto& w : workers) setup.emplace_back([&w] { w->create_initial(); });
@@ -404,13 +457,17 @@ TEST(SessionsReshardingItest, ReshardUnderLoadLosesNoOperationAndNoSession) {
     }
   }
   auto counted = repo->count_active();
+  std::size_t hot_live = 0;
+  for (auto& w : workers) {
+    for (const auto& [id, s] : w->live()) hot_live += id[0] == '{';
+  }
 
   std::printf(
       "[resharding] reshard 1: %d slots in %.2f s (exit %d); reshard 2: %d slots in %.2f s (exit %d)\n"
       "[resharding] ops: %llu total in %.2f s of load, %llu during the %.2f s of resharding; "
       "failures: %llu (%llu by the end of reshard 1)\n"
       "[resharding] client: moved=%llu ask=%llu retries=%llu transport_errors=%llu refreshes=%llu\n"
-      "[resharding] sessions at the end: %zu live, %zu removed; count_active=%s; test %.2f s\n",
+      "[resharding] sessions at the end: %zu live (%zu in the 4 hot slots), %zu removed; count_active=%s; test %.2f s\n",
       kReshardSlots, first.seconds, first.exit_code, kReshardSlots, second.seconds, second.exit_code,
       static_cast<unsigned long long>(total_ops), load_seconds,
       static_cast<unsigned long long>(ops_during_reshards), reshard_seconds,
@@ -420,7 +477,7 @@ TEST(SessionsReshardingItest, ReshardUnderLoadLosesNoOperationAndNoSession) {
       static_cast<unsigned long long>(after.ask - before.ask),
       static_cast<unsigned long long>(after.retries - before.retries),
       static_cast<unsigned long long>(after.transport_errors - before.transport_errors),
-      static_cast<unsigned long long>(after.refreshes - before.refreshes), live, removed,
+      static_cast<unsigned long long>(after.refreshes - before.refreshes), live, hot_live, removed,
       counted.ok() ? std::to_string(*counted).c_str() : counted.error().message.c_str(),
       seconds_since(test_start));
   std::fflush(stdout);
@@ -433,6 +490,7 @@ TEST(SessionsReshardingItest, ReshardUnderLoadLosesNoOperationAndNoSession) {
   EXPECT_EQ(failures.count(), 0u) << "failed operations:" << failures.report();
   EXPECT_GT(ops_during_reshards, 1000u);
   EXPECT_GT(after.moved - before.moved, 0u) << "the client never followed a MOVED";
+  EXPECT_GT(after.ask - before.ask, 0u) << "the client never followed an ASK (hot slots not moved?)";
   EXPECT_EQ(bad_ttls, 0u) << "sessions without a sane TTL, first: " << first_bad_ttl;
   ASSERT_TRUE(counted.ok()) << counted.error().message;
   EXPECT_EQ(*counted, live);
