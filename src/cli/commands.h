@@ -17,5 +17,6 @@ const std::vector<Command>& commands();
 int run_gateway(const std::vector<std::string>& args);
 int run_up(const std::vector<std::string>& args);
 int run_cluster(const std::vector<std::string>& args);
+int run_migrate(const std::vector<std::string>& args);
 
 }  // namespace suoke::cli

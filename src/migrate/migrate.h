@@ -1,0 +1,78 @@
+// `suoke migrate`: copies every key of a Redis (standalone or cluster) into another Redis
+// (standalone or cluster) with DUMP + PEXPIRETIME (PTTL on servers without it) read pipelined
+// from the source and RESTORE ... ABSTTL written pipelined to the target (the cluster client
+// routes each key to its master). SCAN only, never KEYS. A key that vanished between SCAN and
+// DUMP is counted, not copied; a key whose expiry has passed is never recreated; a key with an
+// expiry always gets it (absolute, so time spent copying is not added to it).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace suoke::migrate {
+
+enum class Conflict {
+  kReplace,  // RESTORE ... REPLACE: a re-run gives the same target (lists are not doubled)
+  kSkip,     // RESTORE without REPLACE; a key that exists in the target is left as it is
+  kFail,     // stop at the first key that exists in the target
+};
+
+Result<Conflict> parse_conflict(std::string_view text);
+
+struct MigrateOptions {
+  std::string from;  // redis://... or redis-cluster://...
+  std::string to;
+  std::string match;  // SCAN MATCH pattern; empty: every key
+  std::size_t batch = 500;  // SCAN COUNT and keys per pipeline
+  Conflict conflict = Conflict::kReplace;
+  bool dry_run = false;  // read and count, write nothing
+  int db = -1;  // source database (standalone only); -1: the one in the URL
+  // Set from another thread (Ctrl-C) to stop after the batch in flight; no key is half-written
+  // because each RESTORE is atomic.
+  const std::atomic<bool>* stop = nullptr;
+  // Read TTLs with PTTL even when the source has PEXPIRETIME (tests cover both paths).
+  bool force_pttl = false;
+  // Test hook: runs with each batch's keys after SCAN returned them and before they are read.
+  std::function<void(const std::vector<std::string>& keys)> before_read;
+};
+
+struct MigrateReport {
+  uint64_t scanned = 0;   // keys returned by SCAN (a key may be returned twice)
+  uint64_t migrated = 0;  // RESTOREd (or, with dry_run, that would be)
+  uint64_t skipped = 0;   // existed in the target with Conflict::kSkip
+  uint64_t expired = 0;   // expiry passed before it could be written: not recreated
+  uint64_t vanished = 0;  // gone between SCAN and DUMP
+  uint64_t failed = 0;    // could not be read or written
+  uint64_t bytes = 0;     // DUMP payload bytes read
+  double seconds = 0;
+  uint64_t source_keys = 0;  // DBSIZE of the source (0 when unknown: a cluster source)
+  bool source_keys_known = false;
+  bool used_pexpiretime = false;
+  bool stopped = false;   // options.stop was set
+  std::string aborted;    // why the run stopped early (conflict=fail, SCAN failure); empty otherwise
+  std::vector<std::string> errors;  // up to 20 examples: "key: message" (key escaped)
+
+  double keys_per_sec() const { return seconds > 0 ? static_cast<double>(migrated) / seconds : 0; }
+  uint64_t done() const { return migrated + skipped + expired + vanished + failed; }
+};
+
+// Called after every batch with the counts so far (on the calling thread).
+using ProgressFn = std::function<void(const MigrateReport&)>;
+
+// Errors (nothing written): a URL that does not parse, an unreachable host, a wrong password,
+// a source or target that is a cluster node but was not given as redis-cluster://, --db on a
+// cluster source. Problems during the copy are counted in the report instead.
+Result<MigrateReport> run_migrate(const MigrateOptions& options, const ProgressFn& progress = {});
+
+// Printable form of a binary key for messages: non-printable bytes as \xNN, quotes escaped.
+std::string escape_key(std::string_view key);
+
+// The URL with its database replaced by `db` (standalone redis:// URLs only).
+Result<std::string> url_with_db(std::string_view url, int db);
+
+}  // namespace suoke::migrate
