@@ -8,6 +8,7 @@ const std::vector<Command>& commands() {
       {"gateway", "run the API gateway (proxy, Kong-compatible Admin API, status)", run_gateway},
       {"cluster", "a local Redis Cluster, 3 masters + 3 replicas: up | status | down", run_cluster},
       {"migrate", "copy a Redis (standalone or cluster) into a Redis Cluster with DUMP/RESTORE, TTLs kept", run_migrate},
+      {"verify", "compare a source Redis with a target key by key (types, values, TTLs); exit 0 when clean", run_verify},
   };
   return all;
 }

@@ -18,5 +18,6 @@ int run_gateway(const std::vector<std::string>& args);
 int run_up(const std::vector<std::string>& args);
 int run_cluster(const std::vector<std::string>& args);
 int run_migrate(const std::vector<std::string>& args);
+int run_verify(const std::vector<std::string>& args);
 
 }  // namespace suoke::cli
