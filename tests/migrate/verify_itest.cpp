@@ -65,8 +65,23 @@ void fill(Client& c) {
   }
   exec(c, big_hash);
   exec(c, big_list);
+  Command big_set = {"SADD", "bigset"};
+  Command big_zset = {"ZADD", "bigzset"};
+  std::vector<Command> stream;
+  for (int i = 0; i < 2500; ++i) {
+    big_set.push_back("m" + std::to_string(i));
+    big_zset.push_back(std::to_string(i % 97));
+    big_zset.push_back("z" + std::to_string(i));
+    stream.push_back({"XADD", "bigstream", std::to_string(i + 1) + "-0", "n", std::to_string(i)});
+  }
+  exec(c, big_set);
+  exec(c, big_zset);
+  for (auto& r : c.exec_pipeline(stream)) {
+    if (!r || r->is_error()) throw std::runtime_error("XADD bigstream failed");
+  }
+  exec(c, {"SET", "bigstring", std::string(1536 * 1024, 'x')});  // > 1 MiB: GETRANGE chunks
 }
-constexpr int kFilledKeys = 14;
+constexpr int kFilledKeys = 18;
 
 // DUMP + PTTL from the source, RESTORE ... REPLACE into the target, for every key.
 int copy(Client& from, Client& to) {
@@ -121,6 +136,13 @@ void corrupt_and_check(Client& target, const std::string& from, const std::strin
   exec(target, {"HSET", "hash", "f2", "changed"});                // changed hash field
   exec(target, {"RPUSH", "list", "a", "b", "c", "a"});            // doubled list
   exec(target, {"HSET", "bighash", "field1777", "changed"});      // changed field of a big key
+  // Same sizes, one element different: only the chunked comparison can see these.
+  exec(target, {"SREM", "bigset", "m1234"});
+  exec(target, {"SADD", "bigset", "m-other"});
+  exec(target, {"ZINCRBY", "bigzset", "0.5", "z2222"});
+  exec(target, {"XDEL", "bigstream", "1800-0"});
+  exec(target, {"XADD", "bigstream", "9999-0", "n", "x"});
+  exec(target, {"SETRANGE", "bigstring", "1500000", "y"});
   exec(target, {"PERSIST", "ttl:str"});                           // missing TTL
   exec(target, {"SET", "extra:only-in-target", "1"});             // extra key
   exec(target, {"DEL", "set2"});                                  // wrong type
@@ -132,7 +154,10 @@ void corrupt_and_check(Client& target, const std::string& from, const std::strin
   ASSERT_EQ(r.code, 1) << r.out;
   ASSERT_TRUE(r.json.is_object()) << r.out;
   EXPECT_EQ(count(r, "checked"), kFilledKeys) << r.out;
-  EXPECT_EQ(count(r, "value_mismatch"), 3) << r.out;
+  EXPECT_EQ(count(r, "value_mismatch"), 7) << r.out;
+  for (const char* k : {"bigset", "bigzset", "bigstream", "bigstring"}) {
+    EXPECT_TRUE(has(examples(r, "value_mismatch"), k)) << k << " " << r.out;
+  }
   EXPECT_TRUE(has(examples(r, "value_mismatch"), "hash")) << r.out;
   EXPECT_TRUE(has(examples(r, "value_mismatch"), "list")) << r.out;
   EXPECT_TRUE(has(examples(r, "value_mismatch"), "bighash")) << r.out;
