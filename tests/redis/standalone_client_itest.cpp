@@ -97,8 +97,11 @@ TEST(StandaloneClient, BinarySafeKeysAndValues) {
   RedisServer server;
   auto c = must_connect(server.url());
   ASSERT_TRUE(c);
-  std::string key("bin\0key\xff\xfe\r\n", 12);
-  std::string value("\0\r\n$3\r\n*1\r\n\x80\xc3\x28 end", 21);
+  // Sized from the literal itself (minus its terminator): the embedded NULs make strlen wrong.
+  static constexpr char kKey[] = "bin\0key\xff\xfe\r\n";
+  static constexpr char kValue[] = "\0\r\n$3\r\n*1\r\n\x80\xc3\x28 end";
+  std::string key(kKey, sizeof kKey - 1);
+  std::string value(kValue, sizeof kValue - 1);
   std::string big(1 << 20, '\0');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131);
   ASSERT_EQ(c->exec({"SET", key, value})->str, "OK");
