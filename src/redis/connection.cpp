@@ -320,22 +320,41 @@ void Connection::post_failure(ReplyHandler done, Error error) {
   asio::post(io_, [done = std::move(done), error = std::move(error)] { done(error, false); });
 }
 
-void Connection::send(Command command, ReplyHandler done, std::chrono::milliseconds timeout) {
+bool Connection::refuse(ReplyHandler& done) {
   State s = state();
   if (s == State::kClosed || s == State::kIdle) {
     post_failure(std::move(done),
                  Error::make("redis connection to " + options_.endpoint.to_string() + " is closed", error_kind::kClosed));
-    return;
+    return true;
   }
   if (s == State::kBackoff) {
     post_failure(std::move(done), Error::make("redis at " + options_.endpoint.to_string() + " is unavailable: " +
                                                   last_error_,
                                               error_kind::kUnavailable));
-    return;
+    return true;
   }
+  return false;
+}
+
+std::string Connection::name_of(const Pending& p) {
+  if (!p.name.empty() || !p.shared) return p.name;
+  return upper_name(*p.shared);
+}
+
+void Connection::send(Command command, ReplyHandler done, std::chrono::milliseconds timeout) {
+  if (refuse(done)) return;
   Pending p;
   p.name = upper_name(command);
   p.command = std::move(command);
+  p.done = std::move(done);
+  p.deadline = Clock::now() + timeout;
+  enqueue(std::move(p));
+}
+
+void Connection::send(std::shared_ptr<const Command> command, ReplyHandler done, std::chrono::milliseconds timeout) {
+  if (refuse(done)) return;
+  Pending p;
+  p.shared = std::move(command);
   p.done = std::move(done);
   p.deadline = Clock::now() + timeout;
   enqueue(std::move(p));
@@ -357,6 +376,27 @@ void Connection::send_asking(Command command, ReplyHandler done, std::chrono::mi
   Pending p;
   p.name = upper_name(command);
   p.command = std::move(command);
+  p.done = std::move(done);
+  p.deadline = deadline;
+  enqueue(std::move(p));
+}
+
+void Connection::send_asking(std::shared_ptr<const Command> command, ReplyHandler done,
+                             std::chrono::milliseconds timeout) {
+  State s = state();
+  if (s != State::kReady && s != State::kConnecting) {
+    send(std::move(command), std::move(done), timeout);  // fails the same way
+    return;
+  }
+  auto deadline = Clock::now() + timeout;
+  Pending asking;
+  asking.name = "ASKING";
+  asking.command = Command{"ASKING"};
+  asking.internal = true;
+  asking.deadline = deadline;
+  enqueue(std::move(asking));
+  Pending p;
+  p.shared = std::move(command);
   p.done = std::move(done);
   p.deadline = deadline;
   enqueue(std::move(p));
@@ -384,8 +424,12 @@ void Connection::flush() {
   write_buf_.clear();
   while (!queued_.empty()) {
     Pending& p = queued_.front();
-    resp::append_command(&write_buf_, p.command);
-    p.command = Command();
+    if (p.shared) {
+      resp::append_command(&write_buf_, *p.shared);
+    } else {
+      resp::append_command(&write_buf_, p.command);
+      p.command = Command();
+    }
     inflight_.push_back(std::move(p));
     queued_.pop_front();
   }
@@ -482,7 +526,7 @@ void Connection::on_deadline() {
   const auto now = Clock::now();
   std::vector<std::function<void()>> calls;
   auto timeout_error = [this](const Pending& p) {
-    return Error::make("redis command " + p.name + " timed out on " + options_.endpoint.to_string(),
+    return Error::make("redis command " + name_of(p) + " timed out on " + options_.endpoint.to_string(),
                        error_kind::kTimeout);
   };
   // Unwritten commands simply leave the queue (an ASKING goes with its command: same deadline).

@@ -97,6 +97,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // ASKING immediately followed by `command` on this connection, nothing in between (the
   // ASK redirect protocol). `done` gets the command's reply; ASKING's "+OK" is swallowed.
   void send_asking(Command command, ReplyHandler done, std::chrono::milliseconds timeout);
+  // The same, for a command the caller keeps (e.g. for a retry): it is encoded straight from
+  // `command`, which must not change until `done` has run; no copy is made.
+  void send(std::shared_ptr<const Command> command, ReplyHandler done, std::chrono::milliseconds timeout);
+  void send_asking(std::shared_ptr<const Command> command, ReplyHandler done,
+                   std::chrono::milliseconds timeout);
 
   // Fails everything pending with kind "closed" and stops reconnecting. Idempotent.
   void close();
@@ -119,7 +124,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   using Clock = std::chrono::steady_clock;
   struct Pending {
     Command command;       // cleared once encoded
-    std::string name;      // command name, for messages
+    std::shared_ptr<const Command> shared;  // instead of `command`: the caller's, kept as is
+    std::string name;      // command name, for messages (empty: taken from `shared`)
     ReplyHandler done;     // empty for internal commands whose reply is ignored
     Clock::time_point deadline;
     bool internal = false;  // handshake / ASKING: never reported to callers as a separate result
@@ -146,6 +152,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void arm_deadline(Clock::time_point deadline);
   void on_deadline();
   void post_failure(ReplyHandler done, Error error);
+  // Fails `done` as send() does when the connection cannot take commands; false otherwise.
+  bool refuse(ReplyHandler& done);
+  static std::string name_of(const Pending& p);
 
   boost::asio::io_context& io_;
   ConnectionOptions options_;

@@ -104,6 +104,8 @@ struct Request {
 
 class ClusterClient::Impl {
  public:
+  struct Node;  // one cluster node's connections (below)
+
   Impl(const RedisUrl& url, const ClientOptions& options)
       : url_(url),
         options_(options),
@@ -112,6 +114,7 @@ class ClusterClient::Impl {
         periodic_timer_(io_),
         metrics_(Metrics::get()),
         map_(std::make_shared<const SlotMap>()) {
+    io_map_ = map_.load();
     thread_ = std::thread([this] {
       detail::mark_io_thread();
       io_.run();
@@ -155,6 +158,14 @@ class ClusterClient::Impl {
     req->done = std::move(done);
     req->start = Clock::now();
     req->deadline = req->start + std::max(options_.cluster_retry_deadline, options.timeout);
+    if (io_.get_executor().running_in_this_thread()) {
+      // Called from a reply handler (the usual pipelining loop): dispatch now instead of a
+      // post per command. `done` still never runs inside exec_async (finish() posts it).
+      inline_dispatch_ = true;
+      dispatch(req);
+      inline_dispatch_ = false;
+      return;
+    }
     asio::post(io_, [this, req] { dispatch(req); });
   }
 
@@ -177,46 +188,49 @@ class ClusterClient::Impl {
   void dispatch(const std::shared_ptr<Request>& req) {
     if (closing_)
       return finish(req, Error::make("redis cluster client closed", error_kind::kClosed));
-    Endpoint target;
+    Node* node = nullptr;
     bool asking = false;
-    auto map = map_snapshot();
+    // Only this thread replaces the map: its own reference needs no atomic load.
+    const SlotMap& map = *io_map_;
     if (req->ask_target) {
-      target = std::move(*req->ask_target);
+      node = &node_for(*req->ask_target);
       req->ask_target.reset();
       asking = true;
     } else if (req->fixed_target) {
       // After a failover the node may be gone from the map; the caller (scan) re-resolves.
-      if (req->attempts > 0 && !is_master(*map, *req->fixed_target)) {
+      if (req->attempts > 0 && !is_master(map, *req->fixed_target)) {
         return finish(req, Error::make("redis node " + req->fixed_target->to_string() +
                                            " is no longer a master",
                                        error_kind::kUnavailable));
       }
-      target = *req->fixed_target;
+      node = &node_for(*req->fixed_target);
     } else if (req->slot) {
-      const Endpoint* owner = map->master_for(*req->slot);
-      if (owner == nullptr) {
+      node = slot_node(*req->slot);
+      if (node == nullptr) {
         request_refresh();
         return retry_later(
             req, Error::make("slot " + std::to_string(*req->slot) + " is not served by any master",
                              error_kind::kUnavailable));
       }
-      target = *owner;
     } else {
-      const auto& masters = map->masters();
+      const auto& masters = map.masters();
       if (masters.empty()) {
         request_refresh();
         return retry_later(req, Error::make("no master serves any slot", error_kind::kUnavailable));
       }
-      target = masters[round_robin_++ % masters.size()];
+      node = &node_for(masters[round_robin_++ % masters.size()]);
     }
-    auto conn = connection_for(target);
-    ReplyHandler handler = [this, req, target](Result<Value> r, bool written) {
-      on_reply(req, target, std::move(r), written);
+    Connection& conn = pick_connection(*node);
+    // Node addresses are stable (nodes_ is only cleared after the IO thread stopped).
+    ReplyHandler handler = [this, req, node](Result<Value> r, bool written) {
+      on_reply(req, node->endpoint, std::move(r), written);
     };
+    // The request keeps its command for retries; the connection encodes it from there.
+    std::shared_ptr<const Command> command(req, &req->command);
     if (asking) {
-      conn->send_asking(req->command, std::move(handler), req->options.timeout);
+      conn.send_asking(std::move(command), std::move(handler), req->options.timeout);
     } else {
-      conn->send(req->command, std::move(handler), req->options.timeout);
+      conn.send(std::move(command), std::move(handler), req->options.timeout);
     }
   }
 
@@ -301,6 +315,11 @@ class ClusterClient::Impl {
     if (!req->done) return;
     auto done = std::move(req->done);
     req->done = nullptr;
+    if (inline_dispatch_) {
+      // Inside exec_async: callers are promised their callback never runs from there.
+      asio::post(io_, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+      return;
+    }
     done(std::move(r));
   }
 
@@ -308,6 +327,30 @@ class ClusterClient::Impl {
 
   std::shared_ptr<const SlotMap> map_snapshot() const {
     return map_.load(std::memory_order_acquire);
+  }
+
+  // IO thread: publishes `map` and drops the slot -> node table built for the previous one.
+  void set_map(std::shared_ptr<const SlotMap> map) {
+    io_map_ = map;
+    map_.store(std::move(map), std::memory_order_release);
+    slot_nodes_.clear();
+  }
+
+  // IO thread: the node serving `slot` in the current map, or null. The table is rebuilt on
+  // first use after a map change, so routing a command costs one index, no string or hash.
+  Node* slot_node(uint16_t slot) {
+    if (slot_nodes_.empty()) {
+      slot_nodes_.assign(kSlotCount, nullptr);
+      std::unordered_map<const Endpoint*, Node*> seen;
+      for (int s = 0; s < kSlotCount; ++s) {
+        const Endpoint* owner = io_map_->master_for(static_cast<uint16_t>(s));
+        if (owner == nullptr) continue;
+        auto [it, inserted] = seen.try_emplace(owner, nullptr);
+        if (inserted) it->second = &node_for(*owner);
+        slot_nodes_[s] = it->second;
+      }
+    }
+    return slot_nodes_[slot];
   }
 
   static bool is_master(const SlotMap& map, const Endpoint& e) {
@@ -334,15 +377,14 @@ class ClusterClient::Impl {
                  {"masters", list},
                  {"covered_slots", std::to_string(map.covered_slots())}});
     }
-    map_.store(std::make_shared<const SlotMap>(std::move(map)), std::memory_order_release);
+    set_map(std::make_shared<const SlotMap>(std::move(map)));
   }
 
   void apply_moved(uint16_t slot, const Endpoint& owner) {
     auto map = map_snapshot();
     const Endpoint* current = map->master_for(slot);
     if (current != nullptr && *current == owner) return;
-    map_.store(std::make_shared<const SlotMap>(map->with_slot_owner(slot, owner)),
-               std::memory_order_release);
+    set_map(std::make_shared<const SlotMap>(map->with_slot_owner(slot, owner)));
   }
 
   // IO thread. Throttled: at most one load in flight and one start per kMinRefreshInterval;
@@ -450,6 +492,7 @@ class ClusterClient::Impl {
   // ---- nodes ------------------------------------------------------------------------------
 
   struct Node {
+    Endpoint endpoint;
     std::vector<std::shared_ptr<Connection>> conns;
     size_t next = 0;
   };
@@ -475,28 +518,42 @@ class ClusterClient::Impl {
     });
   }
 
+  // IO thread. The entry of node `e`, created on first use (without connections).
+  Node& node_for(const Endpoint& e) {
+    auto [it, inserted] = nodes_.try_emplace(e.to_string());
+    if (inserted) it->second.endpoint = e;
+    return it->second;
+  }
+
   // IO thread. The node's connections, created (and started) on first use; commands sent
   // while one connects queue in it, and fail fast (unwritten) while it backs off.
   std::shared_ptr<Connection> connection_for(const Endpoint& e) {
-    Node& node = nodes_[e.to_string()];
+    Node& node = node_for(e);
+    Connection& c = pick_connection(node);
+    return c.shared_from_this();
+  }
+
+  Connection& pick_connection(Node& node) {
     if (node.conns.empty()) {
       int n = std::max(1, options_.connections_per_node);
       for (int i = 0; i < n; ++i) {
-        auto c = Connection::create(io_, connection_options(e));
-        watch_connection(*c, e);
+        auto c = Connection::create(io_, connection_options(node.endpoint));
+        watch_connection(*c, node.endpoint);
         c->start();
         node.conns.push_back(std::move(c));
       }
     }
+    const size_t count = node.conns.size();
+    if (count == 1) return *node.conns[0];
     // Prefer a ready connection; any one otherwise (it queues or fails fast).
-    for (size_t k = 0; k < node.conns.size(); ++k) {
-      auto& c = node.conns[(node.next + k) % node.conns.size()];
+    for (size_t k = 0; k < count; ++k) {
+      auto& c = node.conns[(node.next + k) % count];
       if (c->connected()) {
-        node.next = (node.next + k + 1) % node.conns.size();
-        return c;
+        node.next = (node.next + k + 1) % count;
+        return *c;
       }
     }
-    return node.conns[node.next++ % node.conns.size()];
+    return *node.conns[node.next++ % count];
   }
 
   // Blocking, caller thread: connects to one seed and loads the slot map from it.
@@ -520,7 +577,7 @@ class ClusterClient::Impl {
           p.set_value(std::move(probe));
           return;
         }
-        nodes_[seed.to_string()].conns.push_back(conn);
+        node_for(seed).conns.push_back(conn);
         conn->send(
             {"CLUSTER", "SHARDS"},
             [this, conn, &p](Result<Value> r, bool) {
@@ -654,6 +711,9 @@ class ClusterClient::Impl {
   size_t refresh_rotation_ = 0;
   size_t round_robin_ = 0;
   Metrics& metrics_;
+  bool inline_dispatch_ = false;  // exec_async is dispatching on the IO thread
+  std::shared_ptr<const SlotMap> io_map_;  // the IO thread's copy of map_
+  std::vector<Node*> slot_nodes_;          // slot -> master's node for io_map_; empty: stale
   // Any thread.
   std::atomic<std::shared_ptr<const SlotMap>> map_;
   std::atomic<uint64_t> refreshes_{0}, moved_{0}, ask_{0}, retries_{0}, transport_errors_{0};

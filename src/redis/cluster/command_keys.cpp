@@ -38,9 +38,16 @@ KeySpec numkeys(int numkeys_at, bool dest_first) {
   return {KeySpec::Kind::kNumKeys, dest_first ? 1 : 0, 0, 1, numkeys_at};
 }
 
-const std::unordered_map<std::string, KeySpec>& table() {
+// Heterogeneous lookup: find_spec looks names up through a string_view over a stack buffer.
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using SpecTable = std::unordered_map<std::string, KeySpec, NameHash, std::equal_to<>>;
+
+const SpecTable& table() {
   static const auto* t = [] {
-    auto* m = new std::unordered_map<std::string, KeySpec>();
+    auto* m = new SpecTable();
     auto add = [&](std::initializer_list<const char*> names, KeySpec spec) {
       for (const char* n : names) (*m)[n] = spec;
     };
@@ -205,13 +212,15 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 const KeySpec* find_spec(std::string_view name) {
-  // Command names are short; an upper-cased copy on the stack keeps the lookup allocation-free
-  // for names within the small-string buffer.
+  // Command names are short: upper-case into a stack buffer, no allocation.
   if (name.size() > 32) return nullptr;
-  std::string upper(name);
-  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  char upper[32];
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    upper[i] = c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+  }
   const auto& t = table();
-  auto it = t.find(upper);
+  auto it = t.find(std::string_view(upper, name.size()));
   return it == t.end() ? nullptr : &it->second;
 }
 
