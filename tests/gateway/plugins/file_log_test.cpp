@@ -200,5 +200,31 @@ TEST(FileLogSerializeTest, KongRecordShape) {
   EXPECT_EQ(v.at("source").as_string(), "service");
 }
 
+TEST(FileLogSerializeTest, EscapesEveryByteThatJsonRequires) {
+  // Header values and paths come from clients: quotes, backslashes and control bytes must
+  // come back exactly after a JSON round trip, and the record must stay one line.
+  class NastyHeaders : public HeaderView {
+   public:
+    std::size_t size() const override { return 2; }
+    std::string_view name(std::size_t i) const override { return i == 0 ? "X-Quote" : "X-Ctl"; }
+    std::string_view value(std::size_t i) const override {
+      static const std::string values[] = {"a\"b\\c", std::string("x\n\r\t\x01\x1f\0y", 9)};
+      return values[i];
+    }
+    std::string_view get(std::string_view) const override { return {}; }
+  } headers;
+  RequestContext ctx;
+  ctx.method = "GET";
+  ctx.path = "/p\"q";
+  ctx.request_headers = &headers;
+  std::string line = serialize(ctx);
+  EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+  auto v = boost::json::parse(line).as_object();
+  const auto& h = v.at("request").at("headers").as_object();
+  EXPECT_EQ(h.at("x-quote").as_string(), "a\"b\\c");
+  EXPECT_EQ(std::string_view(h.at("x-ctl").as_string()), std::string_view("x\n\r\t\x01\x1f\0y", 9));
+  EXPECT_EQ(v.at("request").at("uri").as_string(), "/p\"q");
+}
+
 }  // namespace
 }  // namespace suoke::gateway::plugins::file_log
