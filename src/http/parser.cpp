@@ -3,6 +3,7 @@
 #include <boost/beast/http/status.hpp>
 #include <charconv>
 
+#include "core/json_string.h"
 #include "http/message.h"
 
 namespace suoke::http {
@@ -164,38 +165,6 @@ void append_chunk_header(std::string& out, std::size_t size) {
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), size, 16);
   out.append(buf, end);
   out.append("\r\n", 2);
-}
-
-static void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out.append(buf);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
 }
 
 void append_error_response(std::string& out, int status, std::string_view message, bool close,

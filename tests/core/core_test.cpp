@@ -3,6 +3,7 @@
 #include <set>
 
 #include "core/clock.h"
+#include "core/json_string.h"
 #include "core/result.h"
 #include "core/uuid.h"
 
@@ -48,6 +49,15 @@ TEST(FakeClock, AdvancesOnlyWhenTold) {
   EXPECT_EQ(clock.now_ms(), 1000);
   clock.advance_ms(2500);
   EXPECT_EQ(clock.now_seconds(), 3);
+}
+
+TEST(JsonString, EscapesQuotesBackslashesAndControlBytesOnly) {
+  std::string out;
+  append_json_string(out, std::string("a\"b\\c\n\r\t\b\f\x01\x1f\0 \xe4\xbd\xa0", 17));
+  EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f\\u0000 \xe4\xbd\xa0\"");
+  out.clear();
+  append_json_string(out, "");
+  EXPECT_EQ(out, "\"\"");
 }
 
 }  // namespace

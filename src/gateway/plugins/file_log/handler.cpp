@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/json_string.h"
 #include "core/log.h"
 #include "gateway/plugins/log_phase.h"
 
@@ -84,32 +85,7 @@ class JsonWriter {
     if (!first_) out_ += ',';
     first_ = false;
   }
-  void string_literal(std::string_view v) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out_ += '"';
-    // Runs of bytes that need no escaping are appended in one call (per-byte push_back was
-    // most of this function's cost).
-    std::size_t run_start = 0;
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      auto u = static_cast<unsigned char>(v[i]);
-      if (u >= 0x20 && u != '"' && u != '\\') continue;
-      out_.append(v.data() + run_start, i - run_start);
-      run_start = i + 1;
-      switch (u) {
-        case '"': out_ += "\\\""; break;
-        case '\\': out_ += "\\\\"; break;
-        case '\n': out_ += "\\n"; break;
-        case '\r': out_ += "\\r"; break;
-        case '\t': out_ += "\\t"; break;
-        default: {
-          const char escaped[] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 0xF]};
-          out_.append(escaped, sizeof escaped);
-        }
-      }
-    }
-    out_.append(v.data() + run_start, v.size() - run_start);
-    out_ += '"';
-  }
+  void string_literal(std::string_view v) { append_json_string(out_, v); }
 
   std::string& out_;
   bool first_ = true;

@@ -1,5 +1,7 @@
 #include "gateway/plugins/response_transformer/transformer.h"
 
+#include "core/json_string.h"
+
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
@@ -289,47 +291,6 @@ bool has_header(const http::HeaderList& headers, std::string_view name) {
   return false;
 }
 
-void append_escaped(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      case '\b':
-        out.append("\\b");
-        break;
-      case '\f':
-        out.append("\\f");
-        break;
-      default:
-        out.append("\\u00");
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 15]);
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
-}
-
 template <class T>
 void append_number(std::string& out, T v) {
   char buf[32];
@@ -556,7 +517,7 @@ void serialize_json(const json::value& value, std::string& out) {
       return;
     }
     case json::kind::string:
-      append_escaped(out, value.get_string());
+      append_json_string(out, value.get_string());
       return;
     case json::kind::array: {
       out.push_back('[');
@@ -575,7 +536,7 @@ void serialize_json(const json::value& value, std::string& out) {
       for (const auto& kv : value.get_object()) {
         if (!first) out.push_back(',');
         first = false;
-        append_escaped(out, kv.key());
+        append_json_string(out, kv.key());
         out.push_back(':');
         serialize_json(kv.value(), out);
       }

@@ -1,0 +1,14 @@
+// JSON string literals written straight into an output buffer, for code that builds JSON
+// text without a DOM (error bodies, log records, transformed bodies).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace suoke {
+
+// Appends `s` as a quoted JSON string: '"', '\\' and control bytes escaped, every other byte
+// (UTF-8 included) copied as is.
+void append_json_string(std::string& out, std::string_view s);
+
+}  // namespace suoke
