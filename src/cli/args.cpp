@@ -1,5 +1,8 @@
 #include "cli/args.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace suoke::cli {
 
 Result<ParsedArgs> parse_args(const std::vector<std::string>& args, const std::vector<FlagSpec>& specs) {
@@ -33,6 +36,20 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& args, const std::v
     out.values[name] = value;
   }
   return out;
+}
+
+bool int_flag(const ParsedArgs& parsed, const char* command, const char* name, long min, long max, long* out) {
+  if (!parsed.has(name)) return true;
+  std::string text = parsed.get(name);
+  char* end = nullptr;
+  long value = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || value < min || value > max) {
+    std::fprintf(stderr, "suoke %s: --%s: expected an integer in %ld..%ld, got '%s'\n", command, name, min, max,
+                 text.c_str());
+    return false;
+  }
+  *out = value;
+  return true;
 }
 
 std::string format_help(const std::string& usage, const std::string& summary,

@@ -30,6 +30,10 @@ struct ParsedArgs {
   }
 };
 
+// An integer flag in [min, max], left unchanged when absent. On a bad value prints
+// "suoke <command>: --<name>: expected an integer in min..max, got '...'" and returns false.
+bool int_flag(const ParsedArgs& parsed, const char* command, const char* name, long min, long max, long* out);
+
 Result<ParsedArgs> parse_args(const std::vector<std::string>& args, const std::vector<FlagSpec>& specs);
 std::string format_help(const std::string& usage, const std::string& summary,
                         const std::vector<FlagSpec>& specs);

@@ -70,21 +70,6 @@ const std::vector<FlagSpec>& down_flags() {
   return flags;
 }
 
-// An integer flag in [min, max]; false (with a message) when it is not one.
-bool int_flag(const ParsedArgs& parsed, const char* action, const char* name, long min, long max, long* out) {
-  if (!parsed.has(name)) return true;
-  std::string text = parsed.get(name);
-  char* end = nullptr;
-  long value = std::strtol(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || value < min || value > max) {
-    std::fprintf(stderr, "suoke cluster %s: --%s: expected an integer in %ld..%ld, got '%s'\n", action, name, min,
-                 max, text.c_str());
-    return false;
-  }
-  *out = value;
-  return true;
-}
-
 std::string slot_text(const std::vector<redis::LocalSlotRange>& slots) {
   std::string out;
   for (const auto& r : slots) {
@@ -145,9 +130,9 @@ int run_up_action(const ParsedArgs& parsed) {
   redis::LocalClusterOptions options;
   options.dir = parsed.get("dir", options.dir);
   long base_port = options.base_port, node_timeout = options.node_timeout_ms, timeout = 60;
-  if (!int_flag(parsed, "up", "base-port", 1, 55530, &base_port) ||
-      !int_flag(parsed, "up", "node-timeout", 100, 3600000, &node_timeout) ||
-      !int_flag(parsed, "up", "timeout", 1, 3600, &timeout)) {
+  if (!int_flag(parsed, "cluster up", "base-port", 1, 55530, &base_port) ||
+      !int_flag(parsed, "cluster up", "node-timeout", 100, 3600000, &node_timeout) ||
+      !int_flag(parsed, "cluster up", "timeout", 1, 3600, &timeout)) {
     return 2;
   }
   options.base_port = static_cast<int>(base_port);
@@ -201,7 +186,7 @@ int run_down_action(const ParsedArgs& parsed) {
   redis::LocalClusterOptions options;
   options.dir = parsed.get("dir", options.dir);
   long timeout = 15;
-  if (!int_flag(parsed, "down", "timeout", 0, 3600, &timeout)) return 2;
+  if (!int_flag(parsed, "cluster down", "timeout", 0, 3600, &timeout)) return 2;
   options.stop_timeout = std::chrono::seconds(timeout);
   auto down = redis::local_cluster_down(options, parsed.has("purge"));
   if (!down.ok()) {

@@ -52,20 +52,6 @@ const std::vector<FlagSpec>& migrate_flags() {
   return flags;
 }
 
-bool int_flag(const ParsedArgs& parsed, const char* name, long min, long max, long* out) {
-  if (!parsed.has(name)) return true;
-  std::string text = parsed.get(name);
-  char* end = nullptr;
-  long value = std::strtol(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || value < min || value > max) {
-    std::fprintf(stderr, "suoke migrate: --%s: expected an integer in %ld..%ld, got '%s'\n", name, min, max,
-                 text.c_str());
-    return false;
-  }
-  *out = value;
-  return true;
-}
-
 std::string human_bytes(uint64_t b) {
   char buf[32];
   if (b >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GB", static_cast<double>(b) / (1ull << 30));
@@ -136,8 +122,8 @@ int run_migrate(const std::vector<std::string>& args) {
   options.match = parsed->get("match");
   if (options.match == "*") options.match.clear();
   long batch = 500, db = -1, interval = 2;
-  if (!int_flag(*parsed, "batch", 1, 100000, &batch) || !int_flag(*parsed, "db", 0, 1 << 20, &db) ||
-      !int_flag(*parsed, "progress-interval", 0, 3600, &interval)) {
+  if (!int_flag(*parsed, "migrate", "batch", 1, 100000, &batch) || !int_flag(*parsed, "migrate", "db", 0, 1 << 20, &db) ||
+      !int_flag(*parsed, "migrate", "progress-interval", 0, 3600, &interval)) {
     return 2;
   }
   options.batch = static_cast<std::size_t>(batch);

@@ -44,20 +44,6 @@ const std::vector<FlagSpec>& verify_flags() {
   return flags;
 }
 
-bool int_flag(const ParsedArgs& parsed, const char* name, long min, long max, long* out) {
-  if (!parsed.has(name)) return true;
-  std::string text = parsed.get(name);
-  char* end = nullptr;
-  long value = std::strtol(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || value < min || value > max) {
-    std::fprintf(stderr, "suoke verify: --%s: expected an integer in %ld..%ld, got '%s'\n", name, min, max,
-                 text.c_str());
-    return false;
-  }
-  *out = value;
-  return true;
-}
-
 }  // namespace
 
 int run_verify(const std::vector<std::string>& args) {
@@ -82,9 +68,9 @@ int run_verify(const std::vector<std::string>& args) {
   }
   migrate::VerifyOptions options;
   long batch = 500, tolerance = 1000, examples = 10, rounds = 3, interval = 200;
-  if (!int_flag(*parsed, "batch", 1, 100000, &batch) || !int_flag(*parsed, "ttl-tolerance", 0, 86400000, &tolerance) ||
-      !int_flag(*parsed, "examples", 0, 1000000, &examples) || !int_flag(*parsed, "rounds", 1, 100, &rounds) ||
-      !int_flag(*parsed, "round-interval", 0, 600000, &interval)) {
+  if (!int_flag(*parsed, "verify", "batch", 1, 100000, &batch) || !int_flag(*parsed, "verify", "ttl-tolerance", 0, 86400000, &tolerance) ||
+      !int_flag(*parsed, "verify", "examples", 0, 1000000, &examples) || !int_flag(*parsed, "verify", "rounds", 1, 100, &rounds) ||
+      !int_flag(*parsed, "verify", "round-interval", 0, 600000, &interval)) {
     return 2;
   }
   options.match = parsed->get("match", "*");
