@@ -15,8 +15,10 @@
 // kTypedTempPrefix.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -35,6 +37,12 @@ struct TypedCopyOptions {
   // Absolute expiry in unix milliseconds as read from the source before the copy started;
   // 0: no expiry. A key whose expiry passes during the copy is not left in the target.
   int64_t expire_at_ms = 0;
+  // Set from another thread (Ctrl-C) to abandon a long copy between chunks: the temporary key
+  // is deleted and an error of kind "stopped" returned.
+  const std::atomic<bool>* stop = nullptr;
+  // Test hook: runs after each chunk was written to the temporary key, with its name and the
+  // number of chunks written so far (tests expire, delete or retype keys mid-copy here).
+  std::function<void(const std::string& temp_key, std::size_t chunks_written)> after_chunk;
 };
 
 enum class TypedOutcome {
@@ -51,9 +59,19 @@ struct TypedCopyResult {
   uint64_t elements = 0;  // elements copied (1 for a string)
 };
 
+// A short hash tag that maps to `slot` (from a table built once per process by trying short
+// base-36 strings), so "{tag}" puts another key in the same cluster slot as a given key.
+std::string_view slot_tag(uint16_t slot);
+
+// A fresh temporary name in `key`'s hash slot: kTypedTempPrefix + "{tag}:" + pid, a random
+// number drawn once per process and a counter (concurrent copies, several processes or hosts).
+std::string typed_temp_key(std::string_view key);
+
 // Copies `key` from `source` to `target` by type. An error means the key could not be copied
 // (a server failure, an unsupported type such as a module type); the target then holds no
-// partial key under `key`.
+// partial key under `key` and the temporary key is deleted (best effort; it expires anyway).
+// kExists/kSkipped are decided before anything is read when the key already exists, and again
+// atomically by RENAMENX for a key created in the target meanwhile.
 Result<TypedCopyResult> copy_key_typed(redis::Client& source, redis::Client& target, const std::string& key,
                                        const TypedCopyOptions& options);
 

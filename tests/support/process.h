@@ -6,9 +6,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -114,6 +116,63 @@ inline int run_command(const std::string& command, std::string* output) {
   while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) output->append(buf, n);
   int status = ::pclose(pipe);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A finished child with its peak resident set size (wait4's rusage.ru_maxrss, in KiB on Linux).
+struct MeasuredRun {
+  int exit_code = -1;  // 128+signal when killed
+  std::string output;  // stdout + stderr
+  long max_rss_kb = 0;
+};
+
+// Runs argv (no shell) with `extra_env` ("NAME=value") added to the environment, captures
+// stdout and stderr, and reports the child's peak RSS: what a memory bound is checked on.
+// fork(), not posix_spawn: Linux carries the peak RSS of the memory a process had before
+// execve into its ru_maxrss, and posix_spawn's vfork shares the test process's memory (its
+// whole peak would count); after fork() only the pages resident at that moment do, so the
+// figure can only overstate the child's own use.
+inline MeasuredRun run_measured(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {}) {
+  MeasuredRun run;
+  std::vector<std::string> env_strings(extra_env);
+  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  std::vector<char*> env;
+  for (auto& e : env_strings) env.push_back(e.data());
+  env.push_back(nullptr);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return run;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    ::dup2(fds[1], 2);
+    ::execve(args[0], args.data(), env.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  if (pid < 0) {
+    ::close(fds[0]);
+    run.output = "fork failed";
+    return run;
+  }
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) != 0) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    run.output.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  rusage usage{};
+  while (::wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
+  }
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  run.max_rss_kb = usage.ru_maxrss;
+  return run;
 }
 
 class TempDir {
