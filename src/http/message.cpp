@@ -4,15 +4,6 @@
 
 namespace suoke::http {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
-
 std::string_view find_header(const HeaderList& headers, std::string_view name) {
   for (const auto& [key, value] : headers) {
     if (iequals(key, name)) return value;

@@ -14,7 +14,22 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 // Case-insensitive lookup of the first header named `name`; empty when absent.
 std::string_view find_header(const HeaderList& headers, std::string_view name);
-bool iequals(std::string_view a, std::string_view b);
+
+// ASCII case-insensitive equality (header names, tokens). Inline and without std::tolower:
+// it runs dozens of times per proxied request, and the locale lookup per byte made it ~5% of
+// the plugin chain's instructions (callgrind).
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    unsigned char x = static_cast<unsigned char>(a[i]);
+    unsigned char y = static_cast<unsigned char>(b[i]);
+    if (x == y) continue;
+    if ((x | 0x20) != (y | 0x20)) return false;
+    unsigned char lower = static_cast<unsigned char>(x | 0x20);
+    if (lower < 'a' || lower > 'z') return false;
+  }
+  return true;
+}
 
 struct Request {
   std::string method;  // "GET", ...
