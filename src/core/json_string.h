@@ -11,4 +11,8 @@ namespace suoke {
 // (UTF-8 included) copied as is.
 void append_json_string(std::string& out, std::string_view s);
 
+// Appends the escaped bytes of `s` without the quotes (for a string literal assembled from
+// several pieces, e.g. path + '?' + query).
+void append_json_escaped(std::string& out, std::string_view s);
+
 }  // namespace suoke

@@ -226,5 +226,85 @@ TEST(FileLogSerializeTest, EscapesEveryByteThatJsonRequires) {
   EXPECT_EQ(v.at("request").at("uri").as_string(), "/p\"q");
 }
 
+TEST(FileLogSerializeTest, SnapshotFragmentsGiveTheSameRecord) {
+  // The route, service, tries and consumer objects are pre-serialized per snapshot; the
+  // record must be byte for byte the one built field by field, and fragments of another
+  // snapshot must not be used.
+  Snapshot snapshot;
+  Service s;
+  s.id = "s1";
+  s.name = "health\"svc";
+  s.host = "10.0.0.1";
+  s.port = 8080;
+  snapshot.services.push_back(s);
+  Route r;
+  r.id = "r1";
+  r.name = "health-route";
+  r.paths = {"/health", "/h"};
+  r.hosts = {"api.example"};
+  r.created_at = 1700000000;
+  r.service_index = 0;
+  snapshot.routes.push_back(r);
+  snapshot.consumers.push_back(Consumer{"c0", "bob", "x"});
+  snapshot.consumers.push_back(Consumer{"c1", "alice", ""});
+  class TwoHosts : public HeaderView {
+   public:
+    std::size_t size() const override { return 4; }
+    std::string_view name(std::size_t i) const override {
+      static const char* n[] = {"X-Dup", "Authorization", "x-dup", "Proxy-Authorization"};
+      return n[i];
+    }
+    std::string_view value(std::size_t i) const override {
+      static const char* v[] = {"1", "Bearer t", "2", "Basic u"};
+      return v[i];
+    }
+    std::string_view get(std::string_view) const override { return {}; }
+  } headers;
+  RequestContext ctx;
+  ctx.snapshot = &snapshot;
+  ctx.route = &snapshot.routes[0];
+  ctx.service = &snapshot.services[0];
+  ctx.consumer = &snapshot.consumers[1];
+  ctx.credential_id = "cred1";
+  ctx.method = "POST";
+  ctx.host = "api.example";
+  ctx.path = "/health/x";
+  ctx.client_ip = "127.0.0.1";
+  ctx.request_headers = &headers;
+  ctx.status = 201;
+  ctx.upstream_latency_ms = 4;
+  ctx.tries = 2;
+  ctx.upstream_uri = "/x";
+  ctx.response_head = {{"Content-Type", "application/json"}, {"Set-Cookie", "a"}, {"set-cookie", "b"}};
+
+  auto fragments = build_fragments(snapshot);
+  std::string plain = serialize(ctx);
+  std::string fast = serialize(ctx, fragments.get());
+  EXPECT_EQ(fast, plain);
+  auto v = boost::json::parse(fast).as_object();
+  EXPECT_EQ(v.at("consumer").at("username").as_string(), "alice");
+  EXPECT_EQ(v.at("service").at("name").as_string(), "health\"svc");
+  EXPECT_EQ(v.at("tries").as_array().size(), 2u);
+  EXPECT_EQ(v.at("tries").at(1).at("port").as_int64(), 8080);
+  const auto& h = v.at("request").at("headers").as_object();
+  EXPECT_EQ(h.at("x-dup"), (boost::json::array{"1", "2"}));
+  EXPECT_EQ(h.at("authorization").as_string(), "REDACTED");
+  EXPECT_EQ(h.at("proxy-authorization").as_string(), "REDACTED");
+  EXPECT_EQ(v.at("response").at("headers").at("set-cookie"), (boost::json::array{"a", "b"}));
+
+  // Another snapshot with other entities at the same indexes: its own values, not the
+  // fragments'.
+  Snapshot other = snapshot;
+  other.consumers[1].username = "carol";
+  other.services[0].port = 9090;
+  ctx.snapshot = &other;
+  ctx.route = &other.routes[0];
+  ctx.service = &other.services[0];
+  ctx.consumer = &other.consumers[1];
+  auto w = boost::json::parse(serialize(ctx, fragments.get())).as_object();
+  EXPECT_EQ(w.at("consumer").at("username").as_string(), "carol");
+  EXPECT_EQ(w.at("service").at("port").as_int64(), 9090);
+}
+
 }  // namespace
 }  // namespace suoke::gateway::plugins::file_log

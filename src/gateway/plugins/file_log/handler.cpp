@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 #include <cctype>
+#include <charconv>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -92,48 +94,79 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-void lower_into(std::string_view s, std::string& out) {
-  out.assign(s);
-  for (char& c : out) {
+// Appends `s` lower-cased as a JSON string (a header name: Kong's header tables are keyed by
+// lower-case names).
+void append_lower_json_string(std::string& out, std::string_view s) {
+  char small[128];
+  if (s.size() <= sizeof small) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      char c = s[i];
+      small[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    }
+    append_json_string(out, std::string_view(small, s.size()));
+    return;
+  }
+  std::string lowered(s);
+  for (char& c : lowered) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
+  append_json_string(out, lowered);
+}
+
+bool is_redacted(std::string_view name) {
+  return http::iequals(name, "authorization") || http::iequals(name, "proxy-authorization");
 }
 
 // Kong's header tables: lower-case names in first-seen order, a repeated header becomes an
-// array of its values.
-struct HeaderTable {
-  struct Entry {
-    std::string name;
-    std::vector<std::string_view> values;
-  };
-  std::vector<Entry> entries;
+// array of its values, credentials (request only) are "REDACTED". Written straight from the
+// header list, without building a table: a name is written where it first appears, with the
+// values of its later repetitions (headers are few, so the quadratic scan is cheap).
+template <class Names, class Values>
+void write_header_table(std::string& out, std::size_t count, Names name_of, Values value_of, bool redact) {
+  out.push_back('{');
+  bool first = true;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string_view name = name_of(i);
+    bool seen_before = false;
+    for (std::size_t j = 0; j < i && !seen_before; ++j) seen_before = http::iequals(name_of(j), name);
+    if (seen_before) continue;
+    if (!first) out.push_back(',');
+    first = false;
+    append_lower_json_string(out, name);
+    out.push_back(':');
+    if (redact && is_redacted(name)) {
+      out.append("\"REDACTED\"");
+      continue;
+    }
+    std::size_t repeats = 0;
+    for (std::size_t j = i + 1; j < count; ++j) repeats += http::iequals(name_of(j), name) ? 1 : 0;
+    if (repeats == 0) {
+      append_json_string(out, value_of(i));
+      continue;
+    }
+    out.push_back('[');
+    append_json_string(out, value_of(i));
+    for (std::size_t j = i + 1; j < count; ++j) {
+      if (!http::iequals(name_of(j), name)) continue;
+      out.push_back(',');
+      append_json_string(out, value_of(j));
+    }
+    out.push_back(']');
+  }
+  out.push_back('}');
+}
 
-  void add(std::string_view name, std::string_view value) {
-    std::string lowered;
-    lower_into(name, lowered);
-    for (auto& e : entries) {
-      if (e.name == lowered) {
-        e.values.push_back(value);
-        return;
-      }
-    }
-    entries.push_back({std::move(lowered), {value}});
-  }
-  void write(JsonWriter& w) const {
-    w.begin_object();
-    for (const auto& e : entries) {
-      w.key(e.name);
-      if (e.values.size() == 1) {
-        w.value(e.values[0]);
-      } else {
-        w.begin_array();
-        for (auto v : e.values) w.value(v);
-        w.end_array();
-      }
-    }
-    w.end_object();
-  }
-};
+void append_int(std::string& out, int64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void append_uint(std::string& out, uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
 
 std::string percent_decode(std::string_view s) {
   std::string out;
@@ -272,154 +305,213 @@ void write_service(JsonWriter& w, const Service& s) {
   w.end_object();
 }
 
-}  // namespace
-
-std::string serialize(const RequestContext& ctx) {
+std::string fragment(const std::function<void(JsonWriter&)>& write) {
   std::string out;
-  out.reserve(1024);
   JsonWriter w(out);
-  w.begin_object();
-
-  std::string request_uri(ctx.path);
-  if (!ctx.query.empty()) {
-    request_uri += '?';
-    request_uri += ctx.query;
-  }
-  w.key("request");
-  w.begin_object();
-  w.key("uri");
-  w.value(request_uri);
-  std::string url = "http://";
-  url += ctx.host.empty() ? std::string_view("localhost") : ctx.host;
-  url += request_uri;
-  w.key("url");
-  w.value(url);
-  w.key("querystring");
-  write_query_table(w, ctx.query);
-  w.key("method");
-  w.value(ctx.method);
-  HeaderTable request_headers;
-  if (ctx.request_headers != nullptr) {
-    for (std::size_t i = 0; i < ctx.request_headers->size(); ++i) {
-      std::string_view name = ctx.request_headers->name(i);
-      // Kong redacts credentials in logs.
-      if (http::iequals(name, "authorization") || http::iequals(name, "proxy-authorization")) {
-        std::string lowered;
-        lower_into(name, lowered);
-        bool seen = false;
-        for (auto& e : request_headers.entries) {
-          if (e.name == lowered) {
-            e.values = {"REDACTED"};
-            seen = true;
-          }
-        }
-        if (!seen) request_headers.entries.push_back({std::move(lowered), {"REDACTED"}});
-        continue;
-      }
-      request_headers.add(name, ctx.request_headers->value(i));
-    }
-  }
-  w.key("headers");
-  request_headers.write(w);
-  w.key("size");
-  w.value(static_cast<uint64_t>(request_size(ctx)));
-  w.end_object();
-
-  w.key("upstream_uri");
-  w.value(ctx.upstream_uri);
-  bool from_service = !ctx.exit && ctx.upstream_latency_ms >= 0;
-  w.key("upstream_status");
-  w.value(from_service ? std::to_string(ctx.status) : std::string());
-
-  w.key("response");
-  w.begin_object();
-  w.key("status");
-  w.value(ctx.status);
-  HeaderTable response_headers;
-  for (const auto& [k, v] : ctx.response_head) response_headers.add(k, v);
-  w.key("headers");
-  response_headers.write(w);
-  w.key("size");
-  w.value(static_cast<uint64_t>(response_size(ctx)));
-  w.end_object();
-
-  w.key("latencies");
-  w.begin_object();
-  w.key("kong");
-  w.value(ctx.proxy_latency_ms);
-  w.key("proxy");
-  w.value(ctx.upstream_latency_ms);
-  w.key("request");
-  w.value(ctx.request_latency_ms);
-  w.key("receive");
-  w.value(0);
-  w.end_object();
-
-  w.key("tries");
-  w.begin_array();
-  for (int i = 0; i < ctx.tries && ctx.service != nullptr; ++i) {
-    w.begin_object();
-    w.key("ip");
-    w.value(ctx.service->host);
-    w.key("port");
-    w.value(static_cast<int64_t>(ctx.service->port));
-    w.end_object();
-  }
-  w.end_array();
-
-  if (!ctx.credential_id.empty()) {
-    w.key("authenticated_entity");
-    w.begin_object();
-    w.key("id");
-    w.value(ctx.credential_id);
-    if (ctx.consumer != nullptr) {
-      w.key("consumer_id");
-      w.begin_object();
-      w.key("id");
-      w.value(ctx.consumer->id);
-      w.end_object();
-    }
-    w.end_object();
-  }
-  if (ctx.route != nullptr && ctx.snapshot != nullptr) {
-    w.key("route");
-    write_route(w, *ctx.route, *ctx.snapshot);
-  }
-  if (ctx.service != nullptr) {
-    w.key("service");
-    write_service(w, *ctx.service);
-  }
-  if (ctx.consumer != nullptr) {
-    w.key("consumer");
-    w.begin_object();
-    w.key("id");
-    w.value(ctx.consumer->id);
-    w.key("username");
-    w.optional_string(ctx.consumer->username);
-    w.key("custom_id");
-    w.optional_string(ctx.consumer->custom_id);
-    w.end_object();
-  }
-  w.key("client_ip");
-  w.value(ctx.client_ip);
-  w.key("started_at");
-  w.value(ctx.started_at_ms);
-  // kong.response.get_source(): "service", "exit" (a plugin answered) or "error".
-  w.key("source");
-  w.value(ctx.exit ? "exit" : (from_service ? "service" : "error"));
-  w.key("workspace_name");
-  w.value("default");
-  w.end_object();
+  write(w);
   return out;
 }
 
-Handler::Handler(const gateway::Plugin& entity, std::shared_ptr<LogWriter> writer)
-    : PluginHandler(entity), writer_(std::move(writer)) {}
+std::string route_fragment(const Route& r, const Snapshot& snapshot) {
+  return fragment([&](JsonWriter& w) { write_route(w, r, snapshot); });
+}
+
+std::string service_fragment(const Service& s) {
+  return fragment([&](JsonWriter& w) { write_service(w, s); });
+}
+
+// One element of "tries": the service's address (no balancer, so every try is the same).
+std::string try_fragment(const Service& s) {
+  return fragment([&](JsonWriter& w) {
+    w.begin_object();
+    w.key("ip");
+    w.value(s.host);
+    w.key("port");
+    w.value(static_cast<int64_t>(s.port));
+    w.end_object();
+  });
+}
+
+std::string consumer_fragment(const Consumer& c) {
+  return fragment([&](JsonWriter& w) {
+    w.begin_object();
+    w.key("id");
+    w.value(c.id);
+    w.key("username");
+    w.optional_string(c.username);
+    w.key("custom_id");
+    w.optional_string(c.custom_id);
+    w.end_object();
+  });
+}
+
+// Index of `item` in `items`, or npos when it is not an element of that vector.
+template <class T>
+std::size_t index_in(const std::vector<T>& items, const T* item) {
+  if (item == nullptr || items.empty() || item < items.data() || item >= items.data() + items.size()) {
+    return std::string::npos;
+  }
+  return static_cast<std::size_t>(item - items.data());
+}
+
+}  // namespace
+
+struct SnapshotFragments {
+  const Snapshot* snapshot = nullptr;
+  std::vector<std::string> routes;    // by route index
+  std::vector<std::string> services;  // by service index
+  std::vector<std::string> tries;     // by service index
+  std::vector<std::string> consumers; // by consumer index
+};
+
+std::shared_ptr<const SnapshotFragments> build_fragments(const Snapshot& snapshot) {
+  auto f = std::make_shared<SnapshotFragments>();
+  f->snapshot = &snapshot;
+  for (const Route& r : snapshot.routes) f->routes.push_back(route_fragment(r, snapshot));
+  for (const Service& s : snapshot.services) {
+    f->services.push_back(service_fragment(s));
+    f->tries.push_back(try_fragment(s));
+  }
+  for (const Consumer& c : snapshot.consumers) f->consumers.push_back(consumer_fragment(c));
+  return f;
+}
+
+void serialize_into(std::string& out, const RequestContext& ctx, const SnapshotFragments* fragments) {
+  // Fragments only serve the snapshot they were built from.
+  if (fragments != nullptr && fragments->snapshot != ctx.snapshot) fragments = nullptr;
+
+  out.append("{\"request\":{\"uri\":\"");
+  append_json_escaped(out, ctx.path);
+  if (!ctx.query.empty()) {
+    out.push_back('?');
+    append_json_escaped(out, ctx.query);
+  }
+  out.append("\",\"url\":\"http://");
+  append_json_escaped(out, ctx.host.empty() ? std::string_view("localhost") : ctx.host);
+  append_json_escaped(out, ctx.path);
+  if (!ctx.query.empty()) {
+    out.push_back('?');
+    append_json_escaped(out, ctx.query);
+  }
+  out.append("\",\"querystring\":");
+  if (ctx.query.empty()) {
+    out.append("{}");
+  } else {
+    JsonWriter w(out);
+    write_query_table(w, ctx.query);
+  }
+  out.append(",\"method\":");
+  append_json_string(out, ctx.method);
+  out.append(",\"headers\":");
+  if (ctx.request_headers != nullptr) {
+    const HeaderView& h = *ctx.request_headers;
+    write_header_table(
+        out, h.size(), [&h](std::size_t i) { return h.name(i); }, [&h](std::size_t i) { return h.value(i); },
+        true);
+  } else {
+    out.append("{}");
+  }
+  out.append(",\"size\":");
+  append_uint(out, request_size(ctx));
+  out.append("},\"upstream_uri\":");
+  append_json_string(out, ctx.upstream_uri);
+  bool from_service = !ctx.exit && ctx.upstream_latency_ms >= 0;
+  out.append(",\"upstream_status\":\"");
+  if (from_service) append_int(out, ctx.status);
+  out.append("\",\"response\":{\"status\":");
+  append_int(out, ctx.status);
+  out.append(",\"headers\":");
+  const http::HeaderList& rh = ctx.response_head;
+  write_header_table(
+      out, rh.size(), [&rh](std::size_t i) -> std::string_view { return rh[i].first; },
+      [&rh](std::size_t i) -> std::string_view { return rh[i].second; }, false);
+  out.append(",\"size\":");
+  append_uint(out, response_size(ctx));
+  out.append("},\"latencies\":{\"kong\":");
+  append_int(out, ctx.proxy_latency_ms);
+  out.append(",\"proxy\":");
+  append_int(out, ctx.upstream_latency_ms);
+  out.append(",\"request\":");
+  append_int(out, ctx.request_latency_ms);
+  out.append(",\"receive\":0},\"tries\":[");
+  if (ctx.service != nullptr && ctx.tries > 0) {
+    std::size_t service_index = fragments ? index_in(ctx.snapshot->services, ctx.service) : std::string::npos;
+    std::string computed;
+    const std::string& one =
+        service_index != std::string::npos ? fragments->tries[service_index] : (computed = try_fragment(*ctx.service));
+    for (int i = 0; i < ctx.tries; ++i) {
+      if (i > 0) out.push_back(',');
+      out.append(one);
+    }
+  }
+  out.push_back(']');
+
+  if (!ctx.credential_id.empty()) {
+    out.append(",\"authenticated_entity\":{\"id\":");
+    append_json_string(out, ctx.credential_id);
+    if (ctx.consumer != nullptr) {
+      out.append(",\"consumer_id\":{\"id\":");
+      append_json_string(out, ctx.consumer->id);
+      out.push_back('}');
+    }
+    out.push_back('}');
+  }
+  if (ctx.route != nullptr && ctx.snapshot != nullptr) {
+    out.append(",\"route\":");
+    std::size_t i = fragments ? index_in(ctx.snapshot->routes, ctx.route) : std::string::npos;
+    if (i != std::string::npos) {
+      out.append(fragments->routes[i]);
+    } else {
+      out.append(route_fragment(*ctx.route, *ctx.snapshot));
+    }
+  }
+  if (ctx.service != nullptr) {
+    out.append(",\"service\":");
+    std::size_t i = fragments ? index_in(ctx.snapshot->services, ctx.service) : std::string::npos;
+    if (i != std::string::npos) {
+      out.append(fragments->services[i]);
+    } else {
+      out.append(service_fragment(*ctx.service));
+    }
+  }
+  if (ctx.consumer != nullptr) {
+    out.append(",\"consumer\":");
+    std::size_t i = fragments ? index_in(ctx.snapshot->consumers, ctx.consumer) : std::string::npos;
+    if (i != std::string::npos) {
+      out.append(fragments->consumers[i]);
+    } else {
+      out.append(consumer_fragment(*ctx.consumer));
+    }
+  }
+  out.append(",\"client_ip\":");
+  append_json_string(out, ctx.client_ip);
+  out.append(",\"started_at\":");
+  append_int(out, ctx.started_at_ms);
+  // kong.response.get_source(): "service", "exit" (a plugin answered) or "error".
+  out.append(ctx.exit ? ",\"source\":\"exit\"" : (from_service ? ",\"source\":\"service\"" : ",\"source\":\"error\""));
+  out.append(",\"workspace_name\":\"default\"}");
+}
+
+std::string serialize(const RequestContext& ctx, const SnapshotFragments* fragments) {
+  std::string out;
+  out.reserve(2048);
+  serialize_into(out, ctx, fragments);
+  return out;
+}
+
+Handler::Handler(const gateway::Plugin& entity, std::shared_ptr<LogWriter> writer,
+                 std::shared_ptr<const SnapshotFragments> fragments)
+    : PluginHandler(entity), writer_(std::move(writer)), fragments_(std::move(fragments)) {}
 
 void Handler::log(const RequestContext& ctx) const {
-  std::string line = serialize(ctx);
-  line += '\n';
-  writer_->push(std::move(line));  // never waits for the disk; a full queue drops and counts
+  // One buffer per thread, reused: the record is copied into the writer's batch, so the
+  // request path allocates nothing for it once the buffer has grown.
+  thread_local std::string line;
+  line.clear();
+  serialize_into(line, ctx, fragments_.get());
+  line.push_back('\n');
+  writer_->push(line);  // never waits for the disk; a full queue drops and counts
+  if (line.capacity() > (64u << 10)) std::string().swap(line);  // one huge record: give it back
 }
 
 Result<std::unique_ptr<PluginHandler>> make_handler(const gateway::Plugin& entity, const Snapshot& snapshot,
@@ -437,7 +529,7 @@ Result<std::unique_ptr<PluginHandler>> make_handler(const gateway::Plugin& entit
   // One writer per file for the whole process lifetime: snapshot swaps reuse it.
   auto writer = runtime.shared<LogWriter>("file-log:" + file, [&] { return std::make_shared<LogWriter>(file); });
   writer->set_reopen_each_batch(reopen != nullptr && reopen->is_bool() && reopen->as_bool());
-  return std::unique_ptr<PluginHandler>(std::make_unique<Handler>(entity, std::move(writer)));
+  return std::unique_ptr<PluginHandler>(std::make_unique<Handler>(entity, std::move(writer), build_fragments(snapshot)));
 }
 
 }  // namespace suoke::gateway::plugins::file_log

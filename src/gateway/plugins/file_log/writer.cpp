@@ -29,7 +29,7 @@ LogWriter::LogWriter(std::string path, std::size_t capacity, telemetry::Registry
       dropped_(&registry.counter("suoke_file_log_dropped_total",
                                  "Log records the file-log plugin dropped because its queue was full",
                                  {{"path", path_}})) {
-  queue_.reserve(std::min<std::size_t>(capacity_, 1024));
+  queue_.reserve(64 << 10);
   thread_ = std::thread([this] { run(); });
   std::lock_guard<std::mutex> lock(writers_mutex());
   writers().push_back(this);
@@ -55,15 +55,16 @@ LogWriter::~LogWriter() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool LogWriter::push(std::string line) {
+bool LogWriter::push(std::string_view line) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (queue_.size() >= capacity_) {
+    if (queued_lines_ >= capacity_) {
       dropped_->inc();
       return false;
     }
-    queue_.push_back(std::move(line));
+    queue_.append(line);
+    ++queued_lines_;
     ++accepted_;
     wake = sleeping_;
   }
@@ -85,27 +86,38 @@ bool LogWriter::flush(std::chrono::milliseconds timeout) {
 }
 
 void LogWriter::run() {
-  std::vector<std::string> batch;
+  std::string batch;
+  batch.reserve(64 << 10);
   for (;;) {
+    uint64_t lines = 0;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       sleeping_ = true;
-      wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      wake_.wait(lock, [&] { return stop_ || queued_lines_ > 0; });
       sleeping_ = false;
-      if (queue_.empty() && stop_) return;
+      if (queued_lines_ == 0 && stop_) return;
+      // The two buffers trade places, so both keep their capacity from batch to batch.
       batch.swap(queue_);
+      lines = queued_lines_;
+      queued_lines_ = 0;
     }
-    write_batch(batch);
+    write_batch(batch, lines);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      written_.fetch_add(batch.size(), std::memory_order_release);
+      written_.fetch_add(lines, std::memory_order_release);
     }
     written_cv_.notify_all();
     batch.clear();
+    // A burst can grow a buffer a lot; do not keep that memory for ever.
+    if (batch.capacity() > (8u << 20)) {
+      std::string fresh;
+      fresh.reserve(64 << 10);
+      batch.swap(fresh);
+    }
   }
 }
 
-void LogWriter::write_batch(std::vector<std::string>& batch) {
+void LogWriter::write_batch(const std::string& batch, uint64_t lines) {
   if (reopen_requested_.exchange(false, std::memory_order_relaxed) && fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
@@ -119,35 +131,21 @@ void LogWriter::write_batch(std::vector<std::string>& batch) {
                    {{"path", path_}, {"error", std::strerror(errno)}});
         open_failed_logged_ = true;
       }
-      dropped_->inc(batch.size());
+      dropped_->inc(lines);
       return;
     }
     open_failed_logged_ = false;
   }
-  // Coalesce the batch into few large writes.
-  std::string buffer;
-  std::size_t total = 0;
-  for (const auto& line : batch) total += line.size();
-  buffer.reserve(std::min<std::size_t>(total, 1 << 20));
-  auto write_all = [&](std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = ::write(fd_, data.data(), data.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        log::error("file-log: write failed", {{"path", path_}, {"error", std::strerror(errno)}});
-        return;
-      }
-      data.remove_prefix(static_cast<std::size_t>(n));
+  std::string_view data = batch;
+  while (!data.empty()) {
+    ssize_t n = ::write(fd_, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      log::error("file-log: write failed", {{"path", path_}, {"error", std::strerror(errno)}});
+      break;
     }
-  };
-  for (const auto& line : batch) {
-    if (buffer.size() + line.size() > (1 << 20) && !buffer.empty()) {
-      write_all(buffer);
-      buffer.clear();
-    }
-    buffer.append(line);
+    data.remove_prefix(static_cast<std::size_t>(n));
   }
-  if (!buffer.empty()) write_all(buffer);
   if (reopen_each_batch_.load(std::memory_order_relaxed)) {
     ::close(fd_);
     fd_ = -1;

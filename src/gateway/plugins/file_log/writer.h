@@ -1,7 +1,8 @@
 // The file-log plugin's writer: one background thread per file, fed through a bounded queue.
-// push() never waits on the disk: it takes a short lock to append to the pending batch and
-// drops the line (counted in suoke_file_log_dropped_total{path}) when the queue is full. The
-// thread writes each batch with as few write(2) calls as possible.
+// push() never waits on the disk: it takes a short lock to copy the line to the end of the
+// pending batch (one contiguous buffer, reused, so no allocation per line) and drops the line
+// (counted in suoke_file_log_dropped_total{path}) when the queue is full. The thread writes
+// each batch with one write(2).
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -29,7 +31,7 @@ class LogWriter {
   LogWriter& operator=(const LogWriter&) = delete;
 
   // Queues one line (it must end with '\n'). False when the queue is full (dropped, counted).
-  bool push(std::string line);
+  bool push(std::string_view line);
 
   // Kong's `reopen`: close and reopen the file for every batch.
   void set_reopen_each_batch(bool reopen) { reopen_each_batch_.store(reopen, std::memory_order_relaxed); }
@@ -45,7 +47,7 @@ class LogWriter {
 
  private:
   void run();
-  void write_batch(std::vector<std::string>& batch);
+  void write_batch(const std::string& batch, uint64_t lines);
 
   const std::string path_;
   const std::size_t capacity_;
@@ -57,7 +59,8 @@ class LogWriter {
   std::mutex mutex_;
   std::condition_variable wake_;     // the writer waits for lines
   std::condition_variable written_cv_;  // flush() waits for the writer
-  std::vector<std::string> queue_;
+  std::string queue_;          // the lines accepted and not yet taken by the writer
+  std::size_t queued_lines_ = 0;
   uint64_t accepted_ = 0;  // guarded by mutex_
   bool sleeping_ = false;  // the writer is waiting on wake_ (guarded by mutex_)
   bool stop_ = false;
