@@ -176,6 +176,12 @@ bool same_value(const std::string& type, const Value* a, const Value* b, std::si
   return canon(a[0]) == canon(b[0]);
 }
 
+// Small keys are fetched whole in pipelines of at most this many estimated bytes per side;
+// a collection's element counts as kEstimatedElementBytes (its size is not known without
+// reading it; collections of huge elements are the case this estimate misses).
+constexpr std::size_t kSmallFetchBudget = 8u << 20;
+constexpr std::size_t kEstimatedElementBytes = 64;
+
 class Comparer {
  public:
   Comparer(Client& source, Client& target, const VerifyOptions& options)
@@ -251,22 +257,30 @@ class Comparer {
       (static_cast<std::size_t>(a.integer) > limit ? big : small).push_back(i);
     }
 
-    // 3. Small keys: one pipeline per side.
-    std::vector<Command> fetch;
-    std::vector<std::pair<std::size_t, std::size_t>> spans;  // key index, first reply
-    for (std::size_t i : small) {
-      spans.emplace_back(i, fetch.size());
-      for (auto& c : fetch_commands(type[i], keys[i])) fetch.push_back(std::move(c));
-    }
-    std::size_t total = fetch.size();
-    auto sf = run(src_, fetch);
-    if (!sf) return sf.error();
-    auto tf = run(tgt_, std::move(fetch));
-    if (!tf) return tf.error();
-    for (std::size_t s = 0; s < spans.size(); ++s) {
-      auto [i, first] = spans[s];
-      std::size_t count = (s + 1 < spans.size() ? spans[s + 1].second : total) - first;
-      if (!same_value(type[i], &(*sf)[first], &(*tf)[first], count)) out[i] = mismatch(Category::kValueMismatch);
+    // 3. Small keys: pipelines of at most kSmallFetchBudget estimated bytes per side, so a
+    // batch of keys each just under the big-key limits (500 strings of 1 MiB) is not held
+    // at once.
+    std::vector<std::size_t> group;
+    std::size_t group_cost = 0;
+    for (std::size_t s = 0; s <= small.size(); ++s) {
+      if (s < small.size()) {
+        std::size_t i = small[s];
+        const auto units = static_cast<std::size_t>(std::max<int64_t>(length[i], 0));
+        const std::size_t cost = type[i] == "string" ? units : units * kEstimatedElementBytes;
+        if (group.empty() || group_cost + cost <= kSmallFetchBudget) {
+          group.push_back(i);
+          group_cost += cost;
+          continue;
+        }
+      }
+      if (auto compared = compare_small(group, keys, type, out); !compared) return compared.error();
+      group.clear();
+      group_cost = 0;
+      if (s < small.size()) {
+        group.push_back(small[s]);
+        const auto units = static_cast<std::size_t>(std::max<int64_t>(length[small[s]], 0));
+        group_cost = type[small[s]] == "string" ? units : units * kEstimatedElementBytes;
+      }
     }
 
     // 4. Big keys, one at a time in chunks.
@@ -304,6 +318,29 @@ class Comparer {
     auto b = run1(tgt_, c);
     if (!b) return b.error();
     return std::make_pair(std::move(*a), std::move(*b));
+  }
+
+  // Fetches `group`'s values whole, one pipeline per side, and records mismatches in `out`.
+  Result<void> compare_small(const std::vector<std::size_t>& group, const std::vector<std::string>& keys,
+                             const std::vector<std::string>& type, std::vector<Outcome>& out) {
+    if (group.empty()) return Ok();
+    std::vector<Command> fetch;
+    std::vector<std::pair<std::size_t, std::size_t>> spans;  // key index, first reply
+    for (std::size_t i : group) {
+      spans.emplace_back(i, fetch.size());
+      for (auto& c : fetch_commands(type[i], keys[i])) fetch.push_back(std::move(c));
+    }
+    std::size_t total = fetch.size();
+    auto sf = run(src_, fetch);
+    if (!sf) return sf.error();
+    auto tf = run(tgt_, std::move(fetch));
+    if (!tf) return tf.error();
+    for (std::size_t s = 0; s < spans.size(); ++s) {
+      auto [i, first] = spans[s];
+      std::size_t count = (s + 1 < spans.size() ? spans[s + 1].second : total) - first;
+      if (!same_value(type[i], &(*sf)[first], &(*tf)[first], count)) out[i] = mismatch(Category::kValueMismatch);
+    }
+    return Ok();
   }
 
   Result<bool> compare_big(const std::string& type, const std::string& key, int64_t length) {

@@ -172,5 +172,27 @@ TEST_F(BigKeysTest, MillionFieldHashCopiedAndVerifiedInBoundedMemory) {
   EXPECT_EQ(corrupted.exit_code, 1) << corrupted.output;
 }
 
+// Many keys each just under verify's big-key limits (900 KiB strings; 1 MiB and up are compared
+// in chunks) must not be fetched all at once either: 60 of them are 54 MB per side.
+TEST_F(BigKeysTest, ManyMediumStringsVerifiedInBoundedMemory) {
+  const char* script =
+      "for i = 1, 60 do redis.call('SET', 'medium:' .. i, string.rep(string.char(i) .. '\\0\\n', 307200)) end "
+      "return redis.call('STRLEN', 'medium:1')";
+  ASSERT_EQ(source().cli("EVAL", script, "0"), "921600\n");
+  auto copy = suoke::testing::run_measured(
+      {SUOKE_BINARY, "migrate", "--from", source().url(), "--to", cluster().seed_url(), "--batch", "10"});
+  ASSERT_EQ(copy.exit_code, 0) << copy.output;
+
+  auto verify = verify_in_child();
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  std::printf("verify of 60 strings of 900 KiB: peak RSS %ld KiB\n", verify.max_rss_kb);
+  EXPECT_LT(verify.max_rss_kb, kPeakRssBoundKb);
+
+  auto dst = connect(cluster().seed_url());
+  ASSERT_TRUE(dst->exec({"SETRANGE", "medium:42", "1000", "x"}).ok());
+  auto corrupted = verify_in_child();
+  EXPECT_EQ(corrupted.exit_code, 1) << corrupted.output;
+}
+
 }  // namespace
 }  // namespace suoke::migrate
