@@ -104,7 +104,12 @@ enum class Step { kDone, kVanished, kExpired };
 class TypedCopier {
  public:
   TypedCopier(Client& source, Client& target, const std::string& key, const TypedCopyOptions& options)
-      : src_(source), dst_(target), key_(key), opt_(options), tmp_(typed_temp_key(key)) {
+      : src_(source),
+        dst_(target),
+        key_(key),
+        opt_(options),
+        target_key_(options.target_key.empty() ? key : options.target_key),
+        tmp_(typed_temp_key(target_key_)) {
     io_.timeout = std::chrono::milliseconds(30'000);
     chunk_ = std::max<std::size_t>(opt_.chunk_elements, 1);
     chunk_bytes_ = std::max<std::size_t>(opt_.chunk_bytes, 1);
@@ -120,7 +125,7 @@ class TypedCopier {
   Result<TypedCopyResult> run_steps() {
     if (expired()) return outcome(TypedOutcome::kExpired);
     if (opt_.conflict != Conflict::kReplace) {
-      auto exists = dst_.exec({"EXISTS", key_}, io_);
+      auto exists = dst_.exec({"EXISTS", target_key_}, io_);
       if (auto e = check(exists, "EXISTS (target)"); !e.ok()) return e.error();
       if (exists->integer > 0) {
         return outcome(opt_.conflict == Conflict::kSkip ? TypedOutcome::kSkipped : TypedOutcome::kExists);
@@ -165,7 +170,7 @@ class TypedCopier {
     if (opt_.expire_at_ms > 0) finish.push_back({"PEXPIREAT", tmp_, std::to_string(opt_.expire_at_ms)});
     else finish.push_back({"PERSIST", tmp_});
     const bool replace = opt_.conflict == Conflict::kReplace;
-    finish.push_back({replace ? "RENAME" : "RENAMENX", tmp_, key_});
+    finish.push_back({replace ? "RENAME" : "RENAMENX", tmp_, target_key_});
     CommandOptions once = io_;
     once.retry = CommandOptions::Retry::kNever;
     auto replies = dst_.exec_pipeline(std::move(finish), once);
@@ -202,7 +207,14 @@ class TypedCopier {
       Command write = created_ ? Command{"APPEND", tmp_, std::move(part->str)}
                                : Command{"SET", tmp_, std::move(part->str), "PX", std::to_string(kSafetyExpiryMs)};
       auto w = write_chunk({std::move(write)}, /*refresh_expiry=*/created_);
-      if (!w.ok()) return w.error();
+      if (!w.ok()) {
+        if (w.error().message.find("proto-max-bulk-len") == std::string::npos) return w.error();
+        // Redis refuses to grow a string past proto-max-bulk-len by any command (APPEND,
+        // SETRANGE, SET): only a raised limit lets such a value into this target.
+        return Error::make("the string is longer than the target's proto-max-bulk-len lets a string grow (" +
+                               w.error().message + "); raise it on the target (CONFIG SET proto-max-bulk-len)",
+                           "unsupported");
+      }
       if (got < chunk_bytes_) break;
     }
     result_.elements = 1;
@@ -454,6 +466,7 @@ class TypedCopier {
   Client& dst_;
   const std::string& key_;
   const TypedCopyOptions& opt_;
+  const std::string& target_key_;
   const std::string tmp_;
   CommandOptions io_;
   std::size_t chunk_ = 1;

@@ -37,6 +37,8 @@ struct TypedCopyOptions {
   // Absolute expiry in unix milliseconds as read from the source before the copy started;
   // 0: no expiry. A key whose expiry passes during the copy is not left in the target.
   int64_t expire_at_ms = 0;
+  // The key's name in the target (suoke migrate --key-prefix); empty: the source's name.
+  std::string target_key;
   // Set from another thread (Ctrl-C) to abandon a long copy between chunks: the temporary key
   // is deleted and an error of kind "stopped" returned.
   const std::atomic<bool>* stop = nullptr;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -18,6 +19,7 @@
 #include "migrate/migrate.h"
 #include "redis/client.h"
 #include "redis/cluster/crc16.h"
+#include "support/dump_payload.h"
 #include "support/process.h"
 #include "support/redis_servers.h"
 
@@ -387,6 +389,21 @@ TEST_F(TypedCopyTest, ConflictReplaceSkipFail) {
   EXPECT_EQ(exec(*dst_, {"LLEN", "k"}).integer, 4);
 }
 
+TEST_F(TypedCopyTest, TargetKeyNameCanDiffer) {
+  exec(*src_, {"HSET", "{t}h", "a", "1", "b", "2", "c", "3", "d", "4"});
+  auto o = small_chunks();
+  o.target_key = "db3:{t}h";
+  std::string temp;
+  o.after_chunk = [&](const std::string& tmp, std::size_t) { temp = tmp; };
+  EXPECT_EQ(copy("{t}h", o).outcome, TypedOutcome::kCopied);
+  EXPECT_EQ(content(*dst_, "db3:{t}h"), content(*src_, "{t}h"));
+  EXPECT_EQ(exec(*dst_, {"EXISTS", "{t}h"}).integer, 0);
+  EXPECT_EQ(redis::cluster::key_slot(temp), redis::cluster::key_slot("db3:{t}h"));
+  o.conflict = Conflict::kFail;
+  o.after_chunk = nullptr;
+  EXPECT_EQ(copy("{t}h", o).outcome, TypedOutcome::kExists);
+}
+
 TEST_F(TypedCopyTest, WhileBuildingTheTempKeyIsInTheSlotWithASafetyExpiry) {
   redis::Command add = {"SADD", "{user7}.set"};
   for (int i = 0; i < 20; ++i) add.push_back(numbered("m", i));
@@ -488,6 +505,80 @@ TEST_F(TypedCopyTest, StopFlagAbandonsTheCopy) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, "stopped");
   EXPECT_EQ(exec(*dst_, {"EXISTS", "l"}).integer, 0);
+}
+
+// The test helper that makes a real target refuse a payload as if it came from a newer Redis:
+// its CRC64 matches the one Redis computed, and the rewritten payload is refused only for its
+// version. The typed copy serves those keys.
+TEST_F(TypedCopyTest, PayloadWithANewerRdbVersionIsRefusedAndTheTypedCopyServesIt) {
+  EXPECT_EQ(suoke::testing::redis_crc64("123456789"), 0xe9c6d914c4b8d9caULL);
+  exec(*src_, {"SET", "s", std::string("v\0\n", 3)});
+  exec(*src_, {"RPUSH", "l", "a", "b", "c", "d", "e"});
+  exec(*src_, {"HSET", "h", "f", "v", "g", "w"});
+  exec(*src_, {"SADD", "set", "x", "y", "z", "w"});
+  exec(*src_, {"ZADD", "z", "1", "a", "inf", "b", "-2.5", "c"});
+  exec(*src_, {"XADD", "x", "5-5", "f", "v"});
+  exec(*src_, {"XGROUP", "CREATE", "x", "g", "0"});
+  exec(*src_, {"XREADGROUP", "GROUP", "g", "c1", "STREAMS", "x", ">"});
+  for (const char* key : {"s", "l", "h", "set", "z", "x"}) {
+    std::string payload = exec(*src_, {"DUMP", key}).str;
+    const std::string original = payload;
+    const uint16_t version = suoke::testing::dump_rdb_version(payload);
+    EXPECT_GE(version, 9) << key;
+    suoke::testing::set_dump_rdb_version(payload, version);
+    EXPECT_EQ(payload, original) << key << ": our CRC64 differs from the one Redis wrote";
+    suoke::testing::set_dump_rdb_version(payload, static_cast<uint16_t>(version + 1));
+    auto refused = dst_->exec({"RESTORE", key, "0", payload});
+    ASSERT_TRUE(refused.ok()) << refused.error().message;
+    ASSERT_TRUE(refused->is_error()) << key;
+    EXPECT_EQ(refused->str, "ERR DUMP payload version or checksum are wrong") << key;
+    EXPECT_EQ(copy(key, small_chunks()).outcome, TypedOutcome::kCopied) << key;
+    expect_same(key);
+  }
+  EXPECT_EQ(flat(exec(*src_, {"XPENDING", "x", "g"})), flat(exec(*dst_, {"XPENDING", "x", "g"})));
+}
+
+// A target whose proto-max-bulk-len is below a payload's size cannot take its RESTORE. The
+// typed copy writes chunks below the limit, so collections of any total size get through. A
+// string cannot: Redis refuses to grow one past proto-max-bulk-len (APPEND, SETRANGE), so that
+// copy fails with an error naming the setting and leaves nothing behind.
+TEST_F(TypedCopyTest, PayloadsAboveTheTargetsProtoMaxBulkLen) {
+  struct Restore {
+    ~Restore() {
+      for (int port : cluster().master_ports()) cluster().cli(port, "CONFIG", "SET", "proto-max-bulk-len", "512mb");
+    }
+  } restore;
+  for (int port : cluster().master_ports()) {
+    ASSERT_EQ(cluster().cli(port, "CONFIG", "SET", "proto-max-bulk-len", "1mb"), "OK\n");
+  }
+  // Incompressible bytes (LZF would shrink a repetitive payload below the limit).
+  std::mt19937_64 rng(5);
+  auto random_bytes = [&](std::size_t n) {
+    std::string out(n, '\0');
+    for (auto& c : out) c = static_cast<char>(rng());
+    return out;
+  };
+  exec(*src_, {"RPUSH", "list", random_bytes(900 << 10), random_bytes(900 << 10), random_bytes(900 << 10),
+               random_bytes(900 << 10)});
+  exec(*src_, {"HSET", "hash", "a", random_bytes(1 << 20), "b", random_bytes(1 << 20), "c", random_bytes(1 << 20)});
+  exec(*src_, {"PEXPIRE", "hash", "900000"});
+  exec(*src_, {"SET", "string", random_bytes(3 << 20)});
+  for (const char* key : {"list", "hash", "string"}) {
+    auto refused = dst_->exec({"RESTORE", key, "0", exec(*src_, {"DUMP", key}).str});
+    EXPECT_TRUE(!refused.ok() || refused->is_error()) << key << ": the target took a payload above proto-max-bulk-len";
+  }
+  for (const char* key : {"list", "hash"}) {
+    TypedCopyOptions o = with_source_expiry(key, TypedCopyOptions{});
+    o.chunk_elements = 1;  // one element of up to 1 MiB per write
+    auto r = copy(key, o);
+    EXPECT_EQ(r.outcome, TypedOutcome::kCopied) << key;
+    EXPECT_GT(r.bytes, 3u << 20) << key;
+    expect_same(key);
+  }
+  auto r = copy_key_typed(*src_, *dst_, "string", TypedCopyOptions{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("CONFIG SET proto-max-bulk-len"), std::string::npos) << r.error().message;
+  EXPECT_EQ(exec(*dst_, {"EXISTS", "string"}).integer, 0);
 }
 
 }  // namespace
