@@ -751,5 +751,102 @@ TEST_F(JwtPlugin, ConcurrentVerification) {
   EXPECT_EQ(failures.load(), 0);
 }
 
+// ---- the per-worker cache of verified tokens ----------------------------------------------
+
+TEST_F(JwtPlugin, CachedTokenStillExpires) {
+  // The second request with the same bytes is served from the cache; the clock is read again
+  // on every hit, so the token stops working the second it expires, with Kong's message.
+  const PluginHandler& h = handler(json::object{{"claims_to_verify", json::array{"exp"}}});
+  std::string t = token("HS256", json::object{{"exp", kNow + 10}});
+  for (int i = 0; i < 3; ++i) {
+    Outcome o = bearer(h, t);
+    ASSERT_EQ(o.status, 0) << o.body;
+    ASSERT_NE(o.consumer, nullptr);
+    EXPECT_EQ(o.consumer->id, "c-alice");
+    EXPECT_EQ(o.credential_id, "cred-HS256");
+    EXPECT_EQ(o.upstream_header("X-Credential-Identifier"), "HS256-key");
+  }
+  clock_.advance_ms(10'000);  // exp == now: expired
+  for (int i = 0; i < 2; ++i) {
+    Outcome o = bearer(h, t);
+    EXPECT_EQ(o.status, 401);
+    EXPECT_EQ(o.body, R"({"exp":"token expired"})");
+    EXPECT_EQ(o.consumer, nullptr);
+  }
+}
+
+TEST_F(JwtPlugin, CachedTokenStillObeysMaximumExpiration) {
+  const PluginHandler& h =
+      handler(json::object{{"claims_to_verify", json::array{"exp"}}, {"maximum_expiration", 60}});
+  std::string t = token("HS256", json::object{{"exp", kNow + 30}});
+  ASSERT_EQ(bearer(h, t).status, 0);
+  ASSERT_EQ(bearer(h, t).status, 0);  // from the cache
+  clock_.advance_ms(31'000);
+  Outcome o = bearer(h, t);
+  EXPECT_EQ(o.status, 401);
+  EXPECT_EQ(o.body, R"({"exp":"token expired"})");
+}
+
+TEST_F(JwtPlugin, ChangedOrDeletedCredentialInvalidatesCachedToken) {
+  // A credential change is a new snapshot, hence a new handler: the token verified (and
+  // cached) by the old one is checked again against the new credential.
+  std::string t = token_from(json::object{{"alg", "HS256"}}, json::object{{"iss", "bob-key"}},
+                             "HS256", "bobs-secret");
+  const PluginHandler& before = handler();
+  ASSERT_EQ(bearer(before, t).status, 0);
+  ASSERT_EQ(bearer(before, t).status, 0);
+
+  for (auto& c : snapshot_.jwt_credentials) {
+    if (c.key == "bob-key") c.secret = "rotated-secret";
+  }
+  const PluginHandler& rotated = handler();
+  expect_rejected(bearer(rotated, t), "Invalid signature");
+  expect_rejected(bearer(rotated, t), "Invalid signature");
+
+  std::erase_if(snapshot_.jwt_credentials, [](const JwtCredential& c) { return c.key == "bob-key"; });
+  const PluginHandler& deleted = handler();
+  expect_rejected(bearer(deleted, t), "No credentials found for given 'iss'");
+
+  for (auto& c : snapshot_.consumers) {
+    if (c.id == "c-bob") c.username = "robert";
+  }
+  snapshot_.jwt_credentials.push_back({"cred-bob", "c-bob", "bob-key", "bobs-secret", "HS256", ""});
+  const PluginHandler& restored = handler();
+  Outcome o = bearer(restored, t);
+  ASSERT_EQ(o.status, 0) << o.body;
+  EXPECT_EQ(o.upstream_header("X-Consumer-Username"), "robert");
+}
+
+TEST_F(JwtPlugin, CacheNeedsTheSameBytes) {
+  const PluginHandler& h = handler();
+  std::string t = token("HS256");
+  ASSERT_EQ(bearer(h, t).status, 0);
+  // Same header and claims, one signature character changed: not the cached token.
+  std::string tampered = t;
+  char& c = tampered[tampered.size() - 10];  // not the last one: its low bits must be zero
+  c = c == 'A' ? 'B' : 'A';
+  expect_rejected(bearer(h, tampered), "Invalid signature");
+  // A prefix of the token is a different token too (43 signature characters cut to 40:
+  // whole base64 quanta, so it decodes, to 30 bytes).
+  expect_rejected(bearer(h, t.substr(0, t.size() - 3)), "Invalid signature");
+  EXPECT_EQ(bearer(h, t).status, 0);
+}
+
+TEST_F(JwtPlugin, ManyDistinctTokensThroughTheBoundedCache) {
+  // More tokens than cache slots, twice over: every one still verifies with its own claims.
+  const PluginHandler& h = handler(json::object{{"claims_to_verify", json::array{"exp"}}});
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 1500; ++i) {
+    tokens.push_back(token("HS256", json::object{{"exp", kNow + 10 + (i % 2) * 100}, {"n", i}}));
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& t : tokens) ASSERT_EQ(bearer(h, t).status, 0);
+  }
+  clock_.advance_ms(10'000);  // the even ones expire
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    EXPECT_EQ(bearer(h, tokens[i]).status, i % 2 == 0 ? 401 : 0) << i;
+  }
+}
+
 }  // namespace
 }  // namespace suoke::gateway::plugins

@@ -1,6 +1,7 @@
 #include "gateway/plugins/jwt/handler.h"
 
 #include <array>
+#include <atomic>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -159,10 +160,51 @@ std::string message_body(std::string_view message) {
   return json::serialize(o);
 }
 
+// The numeric time claims of a verified token: nullopt when absent or not a number.
+struct TimeClaims {
+  std::optional<double> exp;
+  std::optional<double> nbf;
+};
+
+std::optional<double> number_claim(const json::object& claims, std::string_view name) {
+  const json::value* v = claims.if_contains(name);
+  if (!v || !is_number(*v)) return std::nullopt;
+  return number_of(*v);
+}
+
+// Per-worker cache of verified tokens (as Envoy's jwt_authn jwt_cache_config): the key is the
+// token's exact bytes, the value the credential it verified against and its time claims.
+// Everything the full check computes from the token (segments, JSON, alg, key claim,
+// credential, signature) depends only on those bytes and on the handler's snapshot, so a hit
+// skips it; the time claims depend on the clock and are checked again on every hit. Entries
+// belong to one handler (one snapshot): a new snapshot, e.g. a changed or deleted
+// credential, has a new handler whose id matches no entry. Direct-mapped and bounded: a
+// colliding token replaces the entry; only successes are stored.
+constexpr std::size_t kCacheSlots = 1024;
+constexpr std::size_t kMaxCachedTokenBytes = 4096;
+
+struct CachedToken {
+  uint64_t owner = 0;  // JwtHandler::cache_id_; 0: empty
+  std::string token;
+  const void* credential = nullptr;  // the owner's Credential
+  TimeClaims claims;
+};
+
+std::atomic<uint64_t> next_cache_id{1};
+
+CachedToken& cache_slot(uint64_t owner, std::string_view token) {
+  thread_local std::unique_ptr<CachedToken[]> slots;
+  if (!slots) slots = std::make_unique<CachedToken[]>(kCacheSlots);
+  std::size_t h = std::hash<std::string_view>{}(token) ^ (owner * 0x9E3779B97F4A7C15ULL);
+  return slots[h & (kCacheSlots - 1)];
+}
+
 class JwtHandler final : public PluginHandler {
  public:
   JwtHandler(const gateway::Plugin& entity, const Clock& clock)
-      : PluginHandler(entity), clock_(&clock) {}
+      : PluginHandler(entity),
+        clock_(&clock),
+        cache_id_(next_cache_id.fetch_add(1, std::memory_order_relaxed)) {}
 
   Result<void> configure(const Snapshot& snapshot);
   void access(RequestContext& ctx) const override;
@@ -174,12 +216,16 @@ class JwtHandler final : public PluginHandler {
   };
 
   bool authenticate(RequestContext& ctx, Failure& failure) const;
+  // Whether the time claims pass claims_to_verify and maximum_expiration at `now`; when not
+  // and `errors` is given, Kong's error per claim is added to it.
+  bool time_claims_ok(const TimeClaims& claims, int64_t now, json::object* errors) const;
   void retrieve_tokens(const RequestContext& ctx, Tokens& tokens) const;
   void set_consumer(RequestContext& ctx, const Consumer& consumer,
                     const Credential* credential) const;
   void fail(RequestContext& ctx, Failure& failure) const;
 
   const Clock* clock_;
+  const uint64_t cache_id_;
   std::vector<std::string> uri_param_names_;
   std::vector<std::string> cookie_names_;
   std::vector<std::string> header_names_;
@@ -392,6 +438,17 @@ bool JwtHandler::authenticate(RequestContext& ctx, Failure& failure) const {
   }
   const std::string_view token = tokens.first;
 
+  const bool check_time = !claims_to_verify_.empty() || maximum_expiration_ > 0;
+  CachedToken* slot = token.size() <= kMaxCachedTokenBytes ? &cache_slot(cache_id_, token) : nullptr;
+  if (slot != nullptr && slot->owner == cache_id_ && slot->token == token) {
+    if (!check_time || time_claims_ok(slot->claims, clock_->now_seconds(), nullptr)) {
+      const auto* credential = static_cast<const Credential*>(slot->credential);
+      set_consumer(ctx, *credential->consumer, credential);
+      return true;
+    }
+    slot->owner = 0;  // no longer valid: the full check below gives Kong's answer
+  }
+
   // Kong's tokenize(token, ".", 3): header and claims end at the first two dots; the
   // signature is the rest (a further dot makes it invalid base64url below).
   std::size_t dot1 = token.find('.');
@@ -499,28 +556,10 @@ bool JwtHandler::authenticate(RequestContext& ctx, Failure& failure) const {
     return false;
   }
 
-  if (!claims_to_verify_.empty() || maximum_expiration_ > 0) {
-    const int64_t now = clock_->now_seconds();
+  TimeClaims time_claims{number_claim(claims_obj, "exp"), number_claim(claims_obj, "nbf")};
+  if (check_time) {
     json::object errors;
-    for (Claim c : claims_to_verify_) {
-      const char* name = c == Claim::kExp ? "exp" : "nbf";
-      const json::value* v = claims_obj.if_contains(name);
-      if (!v || !is_number(*v)) {
-        errors[name] = "must be a number";
-      } else if (c == Claim::kExp && number_of(*v) <= static_cast<double>(now)) {
-        errors[name] = "token expired";
-      } else if (c == Claim::kNbf && number_of(*v) > static_cast<double>(now)) {
-        errors[name] = "token not valid yet";
-      }
-    }
-    if (errors.empty() && maximum_expiration_ > 0) {
-      const json::value* exp = claims_obj.if_contains("exp");
-      if (!exp || !is_number(*exp) ||
-          number_of(*exp) - static_cast<double>(now) > maximum_expiration_) {
-        errors["exp"] = "exceeds maximum allowed expiration";
-      }
-    }
-    if (!errors.empty()) {
+    if (!time_claims_ok(time_claims, clock_->now_seconds(), &errors)) {
       failure.reason = Reason::kClaims;
       failure.body = json::serialize(errors);
       return false;
@@ -534,7 +573,38 @@ bool JwtHandler::authenticate(RequestContext& ctx, Failure& failure) const {
     return false;
   }
   set_consumer(ctx, *credential.consumer, &credential);
+  if (slot != nullptr) {
+    slot->owner = cache_id_;
+    slot->token.assign(token);
+    slot->credential = &credential;
+    slot->claims = time_claims;
+  }
   return true;
+}
+
+bool JwtHandler::time_claims_ok(const TimeClaims& claims, int64_t now, json::object* errors) const {
+  bool ok = true;
+  auto error = [&](const char* name, const char* message) {
+    ok = false;
+    if (errors) (*errors)[name] = message;
+  };
+  for (Claim c : claims_to_verify_) {
+    const char* name = c == Claim::kExp ? "exp" : "nbf";
+    const std::optional<double>& v = c == Claim::kExp ? claims.exp : claims.nbf;
+    if (!v) {
+      error(name, "must be a number");
+    } else if (c == Claim::kExp && *v <= static_cast<double>(now)) {
+      error(name, "token expired");
+    } else if (c == Claim::kNbf && *v > static_cast<double>(now)) {
+      error(name, "token not valid yet");
+    }
+  }
+  if (ok && maximum_expiration_ > 0) {
+    if (!claims.exp || *claims.exp - static_cast<double>(now) > maximum_expiration_) {
+      error("exp", "exceeds maximum allowed expiration");
+    }
+  }
+  return ok;
 }
 
 // Sets (replaces) an upstream request header.
