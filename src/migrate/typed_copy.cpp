@@ -183,7 +183,11 @@ class TypedCopier {
     auto& renamed = replies[1];
     if (!renamed.ok()) return Error::make("RENAME: " + renamed.error().message, renamed.error().kind);
     if (renamed->is_error()) {
-      if (renamed->str.find("no such key") != std::string::npos && expired()) return outcome(TypedOutcome::kExpired);
+      // Right after PEXPIREAT answered 1, the key is only gone because that time had passed
+      // on the target's clock (which may run ahead of ours).
+      if (renamed->str.find("no such key") != std::string::npos && (opt_.expire_at_ms > 0 || expired())) {
+        return outcome(TypedOutcome::kExpired);
+      }
       return Error::make("RENAME: " + renamed->str, "redis");
     }
     if (!replace && renamed->integer == 0) {
