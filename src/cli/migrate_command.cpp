@@ -12,6 +12,8 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/signals.h"
@@ -29,24 +31,43 @@ constexpr const char* kMigrateSummary =
     "passes during the copy is never recreated (counted as expired); a key deleted between SCAN\n"
     "and DUMP is counted as vanished. Safe to re-run: with --conflict replace (the default) a second\n"
     "run gives the same target, lists are not doubled.\n"
+    "Typed copy: keys whose MEMORY USAGE exceeds --big-key-bytes, DUMP payloads above the target's\n"
+    "proto-max-bulk-len, payloads the target rejects (its RDB version is older than the source's) and,\n"
+    "with --typed, every key are copied by type in chunks instead (counted as typed).\n"
+    "--parallel N writers copy batches at once while the source is scanned ahead; --max-rate caps keys/s.\n"
+    "Checkpoint: the SCAN position and the counts are saved every second (atomically) to --checkpoint,\n"
+    "by default suoke-migrate-<from>-to-<to>.checkpoint in the current directory; it covers only keys\n"
+    "whose batch was completely written. After Ctrl-C or a kill, run the same command with --resume.\n"
+    "The file is removed when the copy completes. Keys that failed are not retried by --resume.\n"
+    "Several databases (--db all) go into one keyspace (a cluster has only db 0) only with\n"
+    "--key-prefix, e.g. 'db{db}:'; without it the run is refused before anything is written.\n"
     "Before anything is written it refuses: an unreachable host, a wrong password, and a source or\n"
     "target that is a cluster node given as redis:// (use redis-cluster://host:port[,host:port]).\n"
-    "Progress goes to stderr every few seconds; the report to stdout (--json: one JSON object with\n"
-    "migrated, skipped, expired, vanished, failed, bytes, seconds, keys_per_sec).\n"
+    "Progress on stderr: a live bar on a terminal, otherwise a line every --progress-interval seconds;\n"
+    "the report to stdout (--json: one JSON object with migrated, skipped, expired, vanished, failed,\n"
+    "typed, filtered, bytes, seconds, keys_per_sec).\n"
     "Exit 0 when no key failed; 1 when some failed or the run stopped early; 2 for bad usage.\n"
-    "Ctrl-C stops after the batch in flight (RESTORE is atomic: no half-written key).";
+    "Ctrl-C stops after the batches in flight and saves the checkpoint (no half-written key).";
 
 const std::vector<FlagSpec>& migrate_flags() {
   static const std::vector<FlagSpec> flags = {
       {"from", true, "source URL: redis://[user:pass@]host:port[/db] or redis-cluster://host:port,...", ""},
       {"to", true, "target URL: redis-cluster://host:port,... or redis://...", ""},
       {"match", true, "only keys matching this SCAN MATCH pattern", "*"},
+      {"types", true, "only keys of these types: comma-separated string,list,set,zset,hash,stream", "all"},
       {"batch", true, "SCAN COUNT and keys per pipeline (1..100000)", "500"},
+      {"parallel", true, "batches copied at once, each by its own writer (1..64)", "2"},
+      {"max-rate", true, "at most this many keys per second (0: no limit)", "0"},
       {"conflict", true, "a key that exists in the target: replace | skip | fail", "replace"},
-      {"db", true, "source database number (standalone source; a cluster has only db 0)", "from the URL"},
+      {"db", true, "source database number, or all (standalone source; a cluster has only db 0)", "from the URL"},
+      {"key-prefix", true, "prepend to every key in the target; {db} becomes the source database", ""},
+      {"typed", false, "copy every key by type (chunked) instead of DUMP/RESTORE", ""},
+      {"big-key-bytes", true, "keys using more memory than this are copied by type (0: never)", "8388608"},
+      {"checkpoint", true, "file for the progress checkpoint", "suoke-migrate-<from>-to-<to>.checkpoint"},
+      {"resume", false, "continue from the checkpoint of an interrupted run with the same flags", ""},
       {"dry-run", false, "read and count only; write nothing", ""},
       {"json", false, "print the final report as JSON", ""},
-      {"progress-interval", true, "seconds between progress lines on stderr (0: none)", "2"},
+      {"progress-interval", true, "seconds between progress lines when stderr is not a terminal (0: none)", "2"},
       {"help", false, "show this help", ""},
   };
   return flags;
@@ -61,18 +82,43 @@ std::string human_bytes(uint64_t b) {
   return buf;
 }
 
-void print_progress(const migrate::MigrateReport& r) {
-  double rate = r.seconds > 0 ? static_cast<double>(r.done()) / r.seconds : 0;
-  if (r.source_keys_known && r.source_keys > 0) {
-    std::fprintf(stderr, "migrate: %llu of %llu keys (%.1f%%), %.0f keys/s, %s, %llu failed\n",
-                 static_cast<unsigned long long>(r.done()), static_cast<unsigned long long>(r.source_keys),
-                 100.0 * static_cast<double>(r.done()) / static_cast<double>(r.source_keys), rate,
-                 human_bytes(r.bytes).c_str(), static_cast<unsigned long long>(r.failed));
+std::string eta_text(double seconds) {
+  char buf[32];
+  if (seconds < 0 || seconds > 360000) return "?";
+  auto s = static_cast<long>(seconds + 0.5);
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
   } else {
-    std::fprintf(stderr, "migrate: %llu keys, %.0f keys/s, %s, %llu failed\n",
-                 static_cast<unsigned long long>(r.done()), rate, human_bytes(r.bytes).c_str(),
-                 static_cast<unsigned long long>(r.failed));
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
   }
+  return buf;
+}
+
+// One status line: keys done (of DBSIZE), %, keys/s, MB/s, ETA, errors. The rates are over
+// this process's run (a resumed run starts counting at the checkpoint).
+std::string progress_line(const migrate::MigrateReport& r, bool bar) {
+  const double secs = r.seconds - r.resumed_seconds;
+  const uint64_t done = r.done();
+  const double rate = secs > 0 ? static_cast<double>(done - r.resumed_done) / secs : 0;
+  const double mbps = secs > 0 ? static_cast<double>(r.bytes) / (1 << 20) / std::max(r.seconds, 1e-9) : 0;
+  char buf[256];
+  std::string out;
+  if (r.source_keys_known && r.source_keys > 0) {
+    const double frac = std::min(1.0, static_cast<double>(done) / static_cast<double>(r.source_keys));
+    if (bar) {
+      constexpr int kWidth = 24;
+      int filled = static_cast<int>(frac * kWidth);
+      out = "[" + std::string(static_cast<std::size_t>(filled), '#') + std::string(static_cast<std::size_t>(kWidth - filled), '.') + "] ";
+    }
+    const double left = rate > 0 ? static_cast<double>(r.source_keys > done ? r.source_keys - done : 0) / rate : -1;
+    std::snprintf(buf, sizeof buf, "%llu/%llu keys %.1f%% %.0f keys/s %.1f MB/s ETA %s, %llu errors",
+                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(r.source_keys), 100.0 * frac,
+                  rate, mbps, eta_text(left).c_str(), static_cast<unsigned long long>(r.failed));
+  } else {
+    std::snprintf(buf, sizeof buf, "%llu keys %.0f keys/s %.1f MB/s, %llu errors", static_cast<unsigned long long>(done),
+                  rate, mbps, static_cast<unsigned long long>(r.failed));
+  }
+  return out + buf;
 }
 
 std::string report_json(const migrate::MigrateReport& r, bool dry_run) {
@@ -82,11 +128,14 @@ std::string report_json(const migrate::MigrateReport& r, bool dry_run) {
   o["expired"] = r.expired;
   o["vanished"] = r.vanished;
   o["failed"] = r.failed;
+  o["typed"] = r.typed;
+  o["filtered"] = r.filtered;
   o["bytes"] = r.bytes;
   o["seconds"] = r.seconds;
   o["keys_per_sec"] = r.keys_per_sec();
   o["scanned"] = r.scanned;
   o["dry_run"] = dry_run;
+  o["resumed"] = r.resumed;
   o["completed"] = r.aborted.empty() && !r.stopped;
   if (!r.aborted.empty()) o["aborted"] = r.aborted;
   boost::json::array errors;
@@ -121,19 +170,43 @@ int run_migrate(const std::vector<std::string>& args) {
   options.to = parsed->get("to");
   options.match = parsed->get("match");
   if (options.match == "*") options.match.clear();
-  long batch = 500, db = -1, interval = 2;
-  if (!int_flag(*parsed, "migrate", "batch", 1, 100000, &batch) || !int_flag(*parsed, "migrate", "db", 0, 1 << 20, &db) ||
-      !int_flag(*parsed, "migrate", "progress-interval", 0, 3600, &interval)) {
+  long batch = 500, interval = 2, parallel = 2, max_rate = 0, big_key_bytes = 8l << 20;
+  if (!int_flag(*parsed, "migrate", "batch", 1, 100000, &batch) ||
+      !int_flag(*parsed, "migrate", "progress-interval", 0, 3600, &interval) ||
+      !int_flag(*parsed, "migrate", "parallel", 1, 64, &parallel) ||
+      !int_flag(*parsed, "migrate", "max-rate", 0, 100000000, &max_rate) ||
+      !int_flag(*parsed, "migrate", "big-key-bytes", 0, 1l << 40, &big_key_bytes)) {
     return 2;
   }
   options.batch = static_cast<std::size_t>(batch);
-  options.db = static_cast<int>(db);
+  options.parallel = static_cast<int>(parallel);
+  options.max_rate = static_cast<double>(max_rate);
+  options.big_key_bytes = static_cast<uint64_t>(big_key_bytes);
+  options.typed = parsed->has("typed");
+  if (parsed->get("db") == "all") {
+    options.all_dbs = true;
+  } else {
+    long db = -1;
+    if (!int_flag(*parsed, "migrate", "db", 0, 1 << 20, &db)) return 2;
+    options.db = static_cast<int>(db);
+  }
+  options.key_prefix = parsed->get("key-prefix");
+  if (parsed->has("types")) {
+    std::string list = parsed->get("types");
+    for (std::size_t pos = 0; pos <= list.size();) {
+      std::size_t comma = std::min(list.find(',', pos), list.size());
+      if (comma > pos) options.types.push_back(list.substr(pos, comma - pos));
+      pos = comma + 1;
+    }
+  }
   auto conflict = migrate::parse_conflict(parsed->get("conflict", "replace"));
   if (!conflict.ok()) {
     std::fprintf(stderr, "suoke migrate: %s\n", conflict.error().message.c_str());
     return 2;
   }
   options.conflict = *conflict;
+  options.checkpoint_path = parsed->has("checkpoint") ? parsed->get("checkpoint") : migrate::default_checkpoint_path(options);
+  options.resume = parsed->has("resume");
   options.dry_run = parsed->has("dry-run");
   const bool json = parsed->has("json");
 
@@ -146,15 +219,26 @@ int run_migrate(const std::vector<std::string>& args) {
   }).detach();
   options.stop = &stop;
 
+  // On a terminal a bar redrawn in place a few times a second; otherwise a line every
+  // --progress-interval seconds (logs stay readable).
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  const auto every = tty ? std::chrono::milliseconds(250) : std::chrono::milliseconds(interval * 1000);
   auto last = std::chrono::steady_clock::now();
+  bool drawn = false;
   auto progress = [&](const migrate::MigrateReport& r) {
     if (interval <= 0) return;
     auto now = std::chrono::steady_clock::now();
-    if (now - last < std::chrono::seconds(interval)) return;
+    if (now - last < every) return;
     last = now;
-    print_progress(r);
+    if (tty) {
+      std::fprintf(stderr, "\r\033[Kmigrate %s", progress_line(r, true).c_str());
+      drawn = true;
+    } else {
+      std::fprintf(stderr, "migrate: %s\n", progress_line(r, false).c_str());
+    }
   };
   auto result = migrate::run_migrate(options, progress);
+  if (drawn) std::fprintf(stderr, "\n");
   if (!result.ok()) {
     if (json) {
       boost::json::object o{{"error", result.error().message}};
@@ -170,12 +254,16 @@ int run_migrate(const std::vector<std::string>& args) {
   }
   for (const auto& e : r.errors) std::fprintf(stderr, "suoke migrate: failed: %s\n", e.c_str());
   if (!r.aborted.empty()) std::fprintf(stderr, "suoke migrate: stopped: %s\n", r.aborted.c_str());
-  if (r.stopped) std::fprintf(stderr, "suoke migrate: interrupted; the keys copied so far are complete\n");
+  if (r.stopped || !r.aborted.empty()) {
+    std::fprintf(stderr, "suoke migrate: %s; the keys copied so far are complete; continue with --resume (checkpoint %s)\n",
+                 r.stopped ? "interrupted" : "stopped", options.checkpoint_path.c_str());
+  }
   if (json) {
     std::printf("%s\n", report_json(r, options.dry_run).c_str());
   } else {
-    std::printf("%s%llu migrated, %llu skipped, %llu expired, %llu vanished, %llu failed; %s in %.2f s (%.0f keys/s)\n",
+    std::printf("%s%llu migrated (%llu typed), %llu skipped, %llu expired, %llu vanished, %llu failed; %s in %.2f s (%.0f keys/s)\n",
                 options.dry_run ? "dry run: " : "", static_cast<unsigned long long>(r.migrated),
+                static_cast<unsigned long long>(r.typed),
                 static_cast<unsigned long long>(r.skipped), static_cast<unsigned long long>(r.expired),
                 static_cast<unsigned long long>(r.vanished), static_cast<unsigned long long>(r.failed),
                 human_bytes(r.bytes).c_str(), r.seconds, r.keys_per_sec());

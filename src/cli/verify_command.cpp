@@ -11,8 +11,10 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "migrate/migrate.h"
 #include "migrate/verify.h"
 #include "redis/client.h"
+#include "redis/url.h"
 
 namespace suoke::cli {
 namespace {
@@ -24,6 +26,8 @@ constexpr const char* kVerifySummary =
     "With --both-ways, keys only the target has are reported too. A mismatch is reported only if\n"
     "it persists over --rounds comparisons --round-interval apart, so keys that change or expire\n"
     "during the check are not false alarms.\n"
+    "--db all compares every database of the source that has keys, each under its --key-prefix\n"
+    "(as suoke migrate --db all --key-prefix 'db{db}:' wrote them).\n"
     "URLs: redis://[user:pass@]host:port[/db] or redis-cluster://host:port[,host:port...]\n"
     "Exit code: 0 clean, 1 mismatches found, 2 usage error or a server unreachable.";
 
@@ -38,6 +42,8 @@ const std::vector<FlagSpec>& verify_flags() {
       {"examples", true, "example keys printed per category", "10"},
       {"rounds", true, "comparisons a mismatch must survive before it is reported", "3"},
       {"round-interval", true, "ms between re-check rounds", "200"},
+      {"db", true, "source database number, or all (each compared with its --key-prefix)", "from the URL"},
+      {"key-prefix", true, "the target holds each key under this prefix; {db} becomes the source database", ""},
       {"json", false, "print a JSON report", ""},
       {"help", false, "show this help", ""},
   };
@@ -81,21 +87,78 @@ int run_verify(const std::vector<std::string>& args) {
   options.rounds = static_cast<int>(rounds);
   options.round_interval = std::chrono::milliseconds(interval);
 
-  auto source = redis::Client::connect(from);
-  if (!source) {
-    std::fprintf(stderr, "suoke verify: source %s: %s\n", from.c_str(), source.error().message.c_str());
-    return 2;
+  const std::string key_prefix = parsed->get("key-prefix");
+  std::vector<int> databases;  // empty: the URL's database
+  if (parsed->get("db") == "all") {
+    auto probe = redis::Client::connect(from);
+    if (!probe) {
+      std::fprintf(stderr, "suoke verify: source %s: %s\n", from.c_str(), probe.error().message.c_str());
+      return 2;
+    }
+    if (!(*probe)->is_cluster()) {
+      auto dbs = migrate::databases_with_keys(**probe);
+      if (!dbs) {
+        std::fprintf(stderr, "suoke verify: source: %s\n", dbs.error().message.c_str());
+        return 2;
+      }
+      databases = *dbs;
+      if (databases.size() > 1 && key_prefix.empty()) {
+        std::string names;
+        for (int d : databases) names += (names.empty() ? "" : ", ") + std::to_string(d);
+        std::fprintf(stderr, "suoke verify: the source has keys in databases %s; --db all needs the --key-prefix "
+                             "they were migrated with (e.g. 'db{db}:')\n", names.c_str());
+        return 2;
+      }
+    }
+  } else if (parsed->has("db")) {
+    long db = 0;
+    if (!int_flag(*parsed, "verify", "db", 0, 1 << 20, &db)) return 2;
+    databases = {static_cast<int>(db)};
   }
+  if (databases.empty() && !key_prefix.empty()) {
+    auto url = redis::parse_redis_url(from);
+    databases = {url ? url->db : 0};
+  }
+
   auto target = redis::Client::connect(to);
   if (!target) {
     std::fprintf(stderr, "suoke verify: target %s: %s\n", to.c_str(), target.error().message.c_str());
     return 2;
   }
-  auto report = migrate::verify(**source, **target, options);
-  if (!report) {
-    std::fprintf(stderr, "suoke verify: %s\n", report.error().message.c_str());
-    return 2;
+  migrate::VerifyReport total;
+  const std::vector<int> runs = databases.empty() ? std::vector<int>{-1} : databases;
+  for (int db : runs) {
+    std::string url = from;
+    if (db >= 0 && parsed->has("db")) {
+      auto u = migrate::url_with_db(from, db);
+      if (!u) {
+        std::fprintf(stderr, "suoke verify: --from: %s\n", u.error().message.c_str());
+        return 2;
+      }
+      url = *u;
+    }
+    auto source = redis::Client::connect(url);
+    if (!source) {
+      std::fprintf(stderr, "suoke verify: source %s: %s\n", url.c_str(), source.error().message.c_str());
+      return 2;
+    }
+    options.target_key_prefix = db >= 0 ? migrate::expand_key_prefix(key_prefix, db) : key_prefix;
+    auto report = migrate::verify(**source, **target, options);
+    if (!report) {
+      std::fprintf(stderr, "suoke verify: %s\n", report.error().message.c_str());
+      return 2;
+    }
+    total.checked += report->checked;
+    total.target_scanned += report->target_scanned;
+    total.seconds += report->seconds;
+    for (std::size_t c = 0; c < migrate::kCategoryCount; ++c) {
+      total.counts[c] += report->counts[c];
+      for (auto& k : report->examples[c]) {
+        if (total.examples[c].size() < options.examples) total.examples[c].push_back(std::move(k));
+      }
+    }
   }
+  const migrate::VerifyReport* report = &total;
 
   const auto& r = *report;
   if (parsed->has("json")) {

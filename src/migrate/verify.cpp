@@ -419,6 +419,42 @@ class Comparer {
 };
 
 // Keys present in `in` but not in `other`: still extra after a re-check?
+// The target seen through a key prefix: every command's key gets it, SCAN looks only under it
+// and returns keys without it. Covers the commands the comparison sends (key first, or
+// second for XINFO GROUPS).
+class PrefixedTarget final : public Client {
+ public:
+  PrefixedTarget(Client& inner, std::string prefix) : inner_(inner), prefix_(std::move(prefix)) {}
+
+  void exec_async(Command command, redis::Callback done, redis::CommandOptions options) override {
+    const std::size_t at = command.size() > 2 && command[0] == "XINFO" ? 2 : 1;
+    if (command.size() > at) command[at] = prefix_ + command[at];
+    inner_.exec_async(std::move(command), std::move(done), options);
+  }
+  bool is_cluster() const override { return inner_.is_cluster(); }
+  Result<void> scan_from(const redis::ScanFilter& filter, redis::ScanPosition position,
+                         const redis::ScanBatchFn& on_batch) override {
+    redis::ScanFilter prefixed = filter;
+    prefixed.match.clear();
+    for (char ch : prefix_) {  // the prefix literally, not as a pattern
+      if (ch == '*' || ch == '?' || ch == '[' || ch == ']' || ch == '\\') prefixed.match += '\\';
+      prefixed.match += ch;
+    }
+    prefixed.match += filter.match.empty() ? "*" : filter.match;
+    return inner_.scan_from(prefixed, std::move(position),
+                            [&](const std::vector<std::string>& keys, const redis::ScanPosition& after) {
+                              std::vector<std::string> stripped;
+                              stripped.reserve(keys.size());
+                              for (const auto& k : keys) stripped.push_back(k.substr(prefix_.size()));
+                              return on_batch(stripped, after);
+                            });
+  }
+
+ private:
+  Client& inner_;
+  const std::string prefix_;
+};
+
 Result<std::vector<bool>> extra(Client& in, Client& other, const std::vector<std::string>& keys) {
   std::vector<Command> exists;
   for (const auto& k : keys) exists.push_back({"EXISTS", k});
@@ -433,7 +469,10 @@ Result<std::vector<bool>> extra(Client& in, Client& other, const std::vector<std
 
 }  // namespace
 
-Result<VerifyReport> verify(Client& source, Client& target, const VerifyOptions& options) {
+Result<VerifyReport> verify(Client& source, Client& real_target, const VerifyOptions& options) {
+  std::optional<PrefixedTarget> prefixed;
+  if (!options.target_key_prefix.empty()) prefixed.emplace(real_target, options.target_key_prefix);
+  Client& target = prefixed ? static_cast<Client&>(*prefixed) : real_target;
   auto started = std::chrono::steady_clock::now();
   VerifyReport report;
   Comparer comparer(source, target, options);

@@ -50,6 +50,9 @@ struct VerifyOptions {
   std::size_t big_key_elements = 1000;
   std::size_t chunk = 500;
   std::size_t big_string_bytes = 1 << 20;
+  // The target holds each source key under this prefix (suoke migrate --key-prefix, already
+  // expanded for the database); with both_ways only target keys under it are looked at.
+  std::string target_key_prefix;
 };
 
 struct VerifyReport {

@@ -98,4 +98,14 @@ std::vector<Result<Value>> Client::exec_pipeline(std::vector<Command> commands, 
   return out;
 }
 
+Result<void> Client::scan(std::string_view match, std::size_t count,
+                          const std::function<bool(const std::vector<std::string>& keys)>& on_batch) {
+  ScanFilter filter;
+  filter.match = std::string(match);
+  filter.count = count;
+  return scan_from(filter, ScanPosition{}, [&](const std::vector<std::string>& keys, const ScanPosition&) {
+    return on_batch(keys);
+  });
+}
+
 }  // namespace suoke::redis

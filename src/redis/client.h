@@ -10,7 +10,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +75,25 @@ struct ClientOptions {
 
 using Callback = std::function<void(Result<Value>)>;
 
+// What a SCAN returns: keys matching `match` (empty: all), of `type` (SCAN TYPE; empty: any),
+// `count` per call as a hint.
+struct ScanFilter {
+  std::string match;
+  std::size_t count = 500;
+  std::string type;
+};
+
+// Where a resumable SCAN stands, per node ("host:port" of a master, or of the one server):
+// the cursor to continue from. A node absent from both is scanned from the beginning (a new
+// master after a failover: keys may repeat, none is missed); a finished one is skipped.
+struct ScanPosition {
+  std::map<std::string, std::string> cursors;
+  std::set<std::string> finished;
+};
+
+// Keys of one SCAN reply, and the position right after them.
+using ScanBatchFn = std::function<bool(const std::vector<std::string>& keys, const ScanPosition& after)>;
+
 class Client {
  public:
   // Connects (and for a cluster, loads the slot map) before returning; fails with a clear
@@ -95,8 +116,12 @@ class Client {
   // SCAN over the whole keyspace: every master of a cluster, or the one server. `on_batch`
   // returns false to stop early. Keys that exist for the whole scan are reported at least
   // once (SCAN's guarantee).
-  virtual Result<void> scan(std::string_view match, std::size_t count,
-                            const std::function<bool(const std::vector<std::string>& keys)>& on_batch) = 0;
+  Result<void> scan(std::string_view match, std::size_t count,
+                    const std::function<bool(const std::vector<std::string>& keys)>& on_batch);
+
+  // The same SCAN, resumable: starts from `position` (empty: the beginning) and passes each
+  // non-empty batch with the position after it, which a later call may start from.
+  virtual Result<void> scan_from(const ScanFilter& filter, ScanPosition position, const ScanBatchFn& on_batch) = 0;
 };
 
 }  // namespace suoke::redis

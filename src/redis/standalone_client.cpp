@@ -152,24 +152,34 @@ void StandaloneClient::dispatch(std::shared_ptr<Connection> conn, std::shared_pt
   }, left);
 }
 
-Result<void> StandaloneClient::scan(std::string_view match, std::size_t count,
-                                    const std::function<bool(const std::vector<std::string>& keys)>& on_batch) {
-  std::string cursor = "0";
+Result<void> StandaloneClient::scan_from(const ScanFilter& filter, ScanPosition position,
+                                         const ScanBatchFn& on_batch) {
+  const std::string node = endpoint_.to_string();
+  if (position.finished.count(node) > 0) return Ok();
+  auto at = position.cursors.find(node);
+  std::string cursor = at == position.cursors.end() ? "0" : at->second;
   do {
     Command cmd{"SCAN", cursor};
-    if (!match.empty()) cmd.insert(cmd.end(), {"MATCH", std::string(match)});
-    if (count > 0) cmd.insert(cmd.end(), {"COUNT", std::to_string(count)});
+    if (!filter.match.empty()) cmd.insert(cmd.end(), {"MATCH", filter.match});
+    if (filter.count > 0) cmd.insert(cmd.end(), {"COUNT", std::to_string(filter.count)});
+    if (!filter.type.empty()) cmd.insert(cmd.end(), {"TYPE", filter.type});
     auto r = exec(std::move(cmd));
     if (!r.ok()) return r.error();
-    if (r->is_error()) return Error::make("SCAN on " + endpoint_.to_string() + " failed: " + r->str, "redis");
+    if (r->is_error()) return Error::make("SCAN on " + node + " failed: " + r->str, "redis");
     if (!r->is_array() || r->elements.size() != 2 || !r->elements[0].is_string() || !r->elements[1].is_array()) {
-      return Error::make("SCAN on " + endpoint_.to_string() + " returned an unexpected reply", "protocol");
+      return Error::make("SCAN on " + node + " returned an unexpected reply", "protocol");
     }
     cursor = r->elements[0].str;
+    if (cursor == "0") {
+      position.cursors.erase(node);
+      position.finished.insert(node);
+    } else {
+      position.cursors[node] = cursor;
+    }
     std::vector<std::string> keys;
     keys.reserve(r->elements[1].elements.size());
     for (auto& k : r->elements[1].elements) keys.push_back(std::move(k.str));
-    if (!keys.empty() && !on_batch(keys)) return Ok();
+    if (!keys.empty() && !on_batch(keys, position)) return Ok();
   } while (cursor != "0");
   return Ok();
 }

@@ -37,8 +37,7 @@ class StandaloneClient final : public Client {
 
   void exec_async(Command command, Callback done, CommandOptions options = {}) override;
   bool is_cluster() const override { return false; }
-  Result<void> scan(std::string_view match, std::size_t count,
-                    const std::function<bool(const std::vector<std::string>& keys)>& on_batch) override;
+  Result<void> scan_from(const ScanFilter& filter, ScanPosition position, const ScanBatchFn& on_batch) override;
 
   // The server runs with cluster-enabled yes (INFO cluster: cluster_enabled:1).
   bool is_cluster_node() const { return cluster_node_; }

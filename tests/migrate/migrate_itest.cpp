@@ -8,7 +8,15 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <optional>
 #include <chrono>
 #include <algorithm>
 #include <map>
@@ -19,7 +27,9 @@
 #include <thread>
 #include <vector>
 
+#include "migrate/checkpoint.h"
 #include "migrate/migrate.h"
+#include "migrate/verify.h"
 #include "redis/client.h"
 #include "support/redis_servers.h"
 
@@ -453,6 +463,186 @@ TEST_F(MigrateTest, ThroughputOnSmallDataset) {
   EXPECT_EQ(j["migrated"].to_number<int64_t>(), 20000);
   EXPECT_EQ(target_dbsize(), 20000u);
   std::printf("20,000 x 100 B strings: %s\n", boost::json::serialize(j).c_str());
+}
+
+
+// ---------------------------------------------------------------- checkpoint and resume
+
+// `suoke migrate ...` in the background, its stdout and stderr into `log`.
+pid_t spawn_cli(std::vector<std::string> args, const std::string& log) {
+  args.insert(args.begin(), {SUOKE_BINARY, "migrate"});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Waits until the checkpoint file counts some written keys (the run is under way).
+std::optional<Checkpoint> wait_for_progress(const std::string& path, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto cp = load_checkpoint(path);
+    if (cp.ok() && cp->counts.migrated > 0) return *cp;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return std::nullopt;
+}
+
+class MigrateResumeTest : public MigrateTest {
+ protected:
+  static constexpr int kKeys = 100'000;
+  void SetUp() override {
+    MigrateTest::SetUp();
+    dir_ = suoke::testing::redis_detail::make_temp_dir("suoke-migrate-resume");
+    checkpoint_ = dir_ + "/run.checkpoint";
+    // Strings, a third with an hour of TTL, and some hashes and lists.
+    std::vector<redis::Command> cmds;
+    for (int i = 0; i < kKeys; ++i) {
+      std::string k = "r:" + std::to_string(i);
+      if (i % 10 == 7) {
+        cmds.push_back({"HSET", k, "a", std::to_string(i), "b", "x"});
+      } else if (i % 10 == 8) {
+        cmds.push_back({"RPUSH", k, "1", "2", std::to_string(i)});
+      } else if (i % 3 == 0) {
+        cmds.push_back({"SET", k, std::string(100, 'v'), "PX", "3600000"});
+      } else {
+        cmds.push_back({"SET", k, std::string(100, 'v')});
+      }
+      if (cmds.size() == 5000) {
+        for (auto& r : src_->exec_pipeline(std::move(cmds))) ASSERT_TRUE(r.ok() && !r->is_error());
+        cmds.clear();
+      }
+    }
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::vector<std::string> args(std::vector<std::string> extra = {}) {
+    // --max-rate keeps the first run going long enough to be interrupted mid-copy.
+    std::vector<std::string> a = {"--from", source().url(), "--to", cluster().seed_url(), "--checkpoint",
+                                  checkpoint_, "--batch", "200", "--parallel", "3"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+
+  // Resumes, then checks the counts add up to the source exactly and verify is clean.
+  void resume_and_check(const Checkpoint& interrupted) {
+    // Everything the checkpoint counts was written before it was saved.
+    EXPECT_GE(target_dbsize(), interrupted.counts.migrated);
+    auto run = run_cli(args({"--resume", "--json"}));
+    ASSERT_EQ(run.exit_code, 0) << run.out;
+    auto j = json_of(run.out);
+    EXPECT_TRUE(j["resumed"].as_bool());
+    // The earlier run's counts plus this run's: every key once (a restart from the beginning
+    // would count the keys before the checkpoint twice).
+    EXPECT_EQ(j["migrated"].to_number<int64_t>(), kKeys) << run.out;
+    EXPECT_EQ(j["failed"].to_number<int64_t>(), 0);
+    EXPECT_EQ(target_dbsize(), static_cast<uint64_t>(kKeys));
+    EXPECT_FALSE(std::filesystem::exists(checkpoint_)) << "removed once the copy completed";
+    VerifyOptions vo;
+    vo.both_ways = true;
+    auto report = verify(*src_, *dst_, vo);
+    ASSERT_TRUE(report.ok()) << report.error().message;
+    EXPECT_TRUE(report->clean()) << "mismatches: " << report->mismatches();
+    EXPECT_EQ(report->checked, static_cast<uint64_t>(kKeys));
+    EXPECT_EQ(exec(*dst_, {"LRANGE", "r:8", "0", "-1"}).elements.size(), 3u) << "a list is not doubled";
+  }
+
+  std::string dir_, checkpoint_;
+};
+
+TEST_F(MigrateResumeTest, Kill9MidRunThenResumeCopiesEveryKeyOnce) {
+  pid_t pid = spawn_cli(args({"--max-rate", "20000"}), dir_ + "/first.log");
+  auto progress = wait_for_progress(checkpoint_, std::chrono::seconds(60));
+  ::kill(pid, SIGKILL);
+  EXPECT_EQ(wait_exit(pid), 128 + SIGKILL) << read_file(dir_ + "/first.log");
+  ASSERT_TRUE(progress.has_value()) << "no progress in the checkpoint: " << read_file(dir_ + "/first.log");
+  auto cp = load_checkpoint(checkpoint_);
+  ASSERT_TRUE(cp.ok()) << cp.error().message;
+  EXPECT_GT(cp->counts.migrated, 0u);
+  EXPECT_LT(cp->counts.migrated, static_cast<uint64_t>(kKeys)) << "killed before the end";
+  EXPECT_FALSE(cp->position.cursors.empty());
+  resume_and_check(*cp);
+}
+
+TEST_F(MigrateResumeTest, CtrlCSavesTheCheckpointAndResumeFinishes) {
+  pid_t pid = spawn_cli(args({"--max-rate", "20000", "--json"}), dir_ + "/first.log");
+  auto progress = wait_for_progress(checkpoint_, std::chrono::seconds(60));
+  ::kill(pid, SIGINT);
+  int code = wait_exit(pid);
+  std::string log = read_file(dir_ + "/first.log");
+  ASSERT_TRUE(progress.has_value()) << "no progress in the checkpoint: " << log;
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_NE(log.find("interrupted"), std::string::npos) << log;
+  EXPECT_NE(log.find("--resume"), std::string::npos) << log;
+  auto j = json_of(log);
+  EXPECT_FALSE(j["completed"].as_bool());
+  auto cp = load_checkpoint(checkpoint_);
+  ASSERT_TRUE(cp.ok()) << cp.error().message;
+  EXPECT_LT(cp->counts.migrated, static_cast<uint64_t>(kKeys));
+  // The final checkpoint covers every key the interrupted run reported (its batches all
+  // finished: Ctrl-C waits for the batches in flight).
+  EXPECT_EQ(cp->counts.migrated, static_cast<uint64_t>(j["migrated"].to_number<int64_t>()));
+  // A resume with other flags is refused, and writes nothing.
+  const uint64_t before = target_dbsize();
+  auto wrong = run_cli(args({"--resume", "--match", "r:1*"}));
+  EXPECT_EQ(wrong.exit_code, 2) << wrong.out;
+  EXPECT_NE(wrong.out.find("--match"), std::string::npos) << wrong.out;
+  EXPECT_EQ(target_dbsize(), before);
+  resume_and_check(*cp);
+}
+
+TEST_F(MigrateTest, ResumeWithoutACheckpointIsRefused) {
+  exec(*src_, {"SET", "a", "1"});
+  auto dir = suoke::testing::redis_detail::make_temp_dir("suoke-migrate-nocp");
+  auto run = run_cli({"--from", source().url(), "--to", cluster().seed_url(), "--checkpoint", dir + "/none", "--resume"});
+  EXPECT_EQ(run.exit_code, 2) << run.out;
+  EXPECT_NE(run.out.find("no checkpoint"), std::string::npos) << run.out;
+  EXPECT_EQ(target_dbsize(), 0u);
+  std::filesystem::remove_all(dir);
+}
+
+// Parallel writers and the rate limit give the same target as one writer.
+TEST_F(MigrateTest, ParallelWritersAndMaxRate) {
+  std::vector<redis::Command> cmds;
+  for (int i = 0; i < 3000; ++i) cmds.push_back({"SET", "p:" + std::to_string(i), std::to_string(i)});
+  (void)src_->exec_pipeline(std::move(cmds));
+  auto o = options();
+  o.parallel = 4;
+  o.batch = 50;
+  auto r = migrate(o);
+  EXPECT_EQ(r.migrated, 3000u);
+  EXPECT_EQ(target_dbsize(), 3000u);
+  EXPECT_EQ(exec(*dst_, {"GET", "p:2999"}).str, "2999");
+  for (int port : cluster().master_ports()) cluster().cli(port, "FLUSHALL");
+  o.parallel = 2;
+  o.max_rate = 10000;
+  r = migrate(o);
+  EXPECT_EQ(r.migrated, 3000u);
+  EXPECT_EQ(target_dbsize(), 3000u);
+  // 3,000 keys at 10,000 keys/s cannot take less than 0.3 s minus the first batch's share.
+  EXPECT_GE(r.seconds, 0.25);
 }
 
 }  // namespace

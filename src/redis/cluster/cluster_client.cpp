@@ -734,11 +734,11 @@ std::shared_ptr<const SlotMap> ClusterClient::slot_map() const { return impl_->m
 
 void ClusterClient::request_refresh() { impl_->post_refresh(); }
 
-Result<void> ClusterClient::scan(
-    std::string_view match, std::size_t count,
-    const std::function<bool(const std::vector<std::string>& keys)>& on_batch) {
+Result<void> ClusterClient::scan_from(const ScanFilter& filter, ScanPosition position,
+                                      const ScanBatchFn& on_batch) {
   auto map = impl_->map_snapshot();
   for (const Endpoint& start_master : map->masters()) {
+    if (position.finished.count(start_master.to_string()) > 0) continue;
     // A slot of this master identifies its shard if a failover replaces the node mid-scan.
     uint16_t probe_slot = 0;
     for (int s = 0; s < kSlotCount; ++s) {
@@ -749,12 +749,15 @@ Result<void> ClusterClient::scan(
       }
     }
     Endpoint node = start_master;
-    std::string cursor = "0";
+    std::string name = node.to_string();
+    auto at = position.cursors.find(name);
+    std::string cursor = at == position.cursors.end() ? "0" : at->second;
     int restarts = 0;
     for (;;) {
       Command cmd{"SCAN", cursor};
-      if (!match.empty()) cmd.insert(cmd.end(), {"MATCH", std::string(match)});
-      if (count > 0) cmd.insert(cmd.end(), {"COUNT", std::to_string(count)});
+      if (!filter.match.empty()) cmd.insert(cmd.end(), {"MATCH", filter.match});
+      if (filter.count > 0) cmd.insert(cmd.end(), {"COUNT", std::to_string(filter.count)});
+      if (!filter.type.empty()) cmd.insert(cmd.end(), {"TYPE", filter.type});
       auto r = impl_->exec_on(node, std::move(cmd), CommandOptions{});
       if (!r.ok() || (r->is_error() && r->str.starts_with("LOADING"))) {
         // The node failed: continue on whoever serves its slots now, from the beginning
@@ -768,7 +771,9 @@ Result<void> ClusterClient::scan(
         std::this_thread::sleep_for(milliseconds(200));
         const Endpoint* now = impl_->map_snapshot()->master_for(probe_slot);
         if (now != nullptr && !(*now == node)) {
+          position.cursors.erase(name);
           node = *now;
+          name = node.to_string();
           cursor = "0";
         }
         continue;
@@ -780,11 +785,19 @@ Result<void> ClusterClient::scan(
         return Error::make("SCAN on " + node.to_string() + ": unexpected reply shape",
                            error_kind::kProtocol);
       }
+      cursor = r->elements[0].str;
+      if (cursor == "0") {
+        position.cursors.erase(name);
+        position.finished.insert(name);
+        // A master that replaced the one this scan started on covers its slots.
+        position.finished.insert(start_master.to_string());
+      } else {
+        position.cursors[name] = cursor;
+      }
       std::vector<std::string> keys;
       keys.reserve(r->elements[1].elements.size());
       for (auto& k : r->elements[1].elements) keys.push_back(std::move(k.str));
-      if (!keys.empty() && !on_batch(keys)) return Ok();
-      cursor = r->elements[0].str;
+      if (!keys.empty() && !on_batch(keys, position)) return Ok();
       if (cursor == "0") break;
     }
   }

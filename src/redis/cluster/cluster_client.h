@@ -50,9 +50,7 @@ class ClusterClient final : public Client {
 
   void exec_async(Command command, Callback done, CommandOptions options = {}) override;
   bool is_cluster() const override { return true; }
-  Result<void> scan(
-      std::string_view match, std::size_t count,
-      const std::function<bool(const std::vector<std::string>& keys)>& on_batch) override;
+  Result<void> scan_from(const ScanFilter& filter, ScanPosition position, const ScanBatchFn& on_batch) override;
 
   ClusterStats stats() const;
   // The current slot map snapshot.

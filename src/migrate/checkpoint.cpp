@@ -1,0 +1,175 @@
+#include "migrate/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "redis/url.h"
+
+namespace suoke::migrate {
+namespace {
+
+constexpr int kFormatVersion = 1;
+
+Result<void> write_all(int fd, const std::string& data, const std::string& path) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Error::make("writing " + path + ": " + std::strerror(errno), "io");
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  return Ok();
+}
+
+boost::json::object counts_json(const CheckpointCounts& c) {
+  return {{"scanned", c.scanned}, {"migrated", c.migrated}, {"typed", c.typed},       {"skipped", c.skipped},
+          {"expired", c.expired}, {"vanished", c.vanished}, {"failed", c.failed},     {"filtered", c.filtered},
+          {"bytes", c.bytes}};
+}
+
+uint64_t u64(const boost::json::object& o, const char* name) {
+  auto* v = o.if_contains(name);
+  return v != nullptr && v->is_number() ? v->to_number<uint64_t>() : 0;
+}
+
+std::string str(const boost::json::object& o, const char* name) {
+  auto* v = o.if_contains(name);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+}  // namespace
+
+void CheckpointCounts::add(const CheckpointCounts& o) {
+  scanned += o.scanned;
+  migrated += o.migrated;
+  typed += o.typed;
+  skipped += o.skipped;
+  expired += o.expired;
+  vanished += o.vanished;
+  failed += o.failed;
+  filtered += o.filtered;
+  bytes += o.bytes;
+}
+
+std::string url_without_credentials(std::string_view url) {
+  auto parsed = redis::parse_redis_url(url);
+  if (!parsed.ok()) return "?";
+  std::string out = parsed->scheme == redis::RedisUrl::Scheme::kCluster ? "redis-cluster://"
+                    : parsed->scheme == redis::RedisUrl::Scheme::kRediss ? "rediss://"
+                                                                          : "redis://";
+  for (std::size_t i = 0; i < parsed->endpoints.size(); ++i) {
+    if (i > 0) out += ',';
+    out += parsed->endpoints[i].to_string();
+  }
+  if (parsed->scheme != redis::RedisUrl::Scheme::kCluster) out += "/" + std::to_string(parsed->db);
+  return out;
+}
+
+Result<void> save_checkpoint(const std::string& path, const Checkpoint& cp) {
+  boost::json::object o;
+  o["version"] = kFormatVersion;
+  o["from"] = cp.from;
+  o["to"] = cp.to;
+  o["match"] = cp.match;
+  o["db"] = cp.db;
+  o["types"] = cp.types;
+  o["key_prefix"] = cp.key_prefix;
+  boost::json::array dbs;
+  for (int d : cp.databases) dbs.push_back(d);
+  o["databases"] = std::move(dbs);
+  o["db_index"] = cp.db_index;
+  boost::json::object cursors;
+  for (const auto& [node, cursor] : cp.position.cursors) cursors[node] = cursor;
+  o["cursors"] = std::move(cursors);
+  boost::json::array finished;
+  for (const auto& node : cp.position.finished) finished.push_back(boost::json::string(node));
+  o["finished"] = std::move(finished);
+  o["counts"] = counts_json(cp.counts);
+  o["seconds"] = cp.seconds;
+  std::string data = boost::json::serialize(o) + "\n";
+
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Error::make("cannot write checkpoint " + tmp + ": " + std::strerror(errno), "io");
+  auto w = write_all(fd, data, tmp);
+  if (w.ok() && ::fsync(fd) != 0) w = Error::make("fsync " + tmp + ": " + std::strerror(errno), "io");
+  ::close(fd);
+  if (!w.ok()) return w;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Error::make("rename " + tmp + " to " + path + ": " + std::strerror(errno), "io");
+  }
+  // The rename itself survives a crash once the directory is synced.
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
+  return Ok();
+}
+
+Result<Checkpoint> load_checkpoint(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Error::make("no checkpoint at " + path, "not_found");
+    return Error::make("cannot read checkpoint " + path + ": " + std::strerror(errno), "io");
+  }
+  std::string data;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  boost::system::error_code ec;
+  auto v = boost::json::parse(data, ec);
+  if (ec || !v.is_object()) return Error::make("checkpoint " + path + " is not valid JSON", "config");
+  const auto& o = v.as_object();
+  if (u64(o, "version") != kFormatVersion) {
+    return Error::make("checkpoint " + path + " has an unknown format version", "config");
+  }
+  Checkpoint cp;
+  cp.from = str(o, "from");
+  cp.to = str(o, "to");
+  cp.match = str(o, "match");
+  cp.db = str(o, "db");
+  cp.types = str(o, "types");
+  cp.key_prefix = str(o, "key_prefix");
+  if (auto* dbs = o.if_contains("databases"); dbs != nullptr && dbs->is_array()) {
+    for (const auto& d : dbs->as_array()) {
+      if (d.is_number()) cp.databases.push_back(d.to_number<int>());
+    }
+  }
+  cp.db_index = u64(o, "db_index");
+  if (auto* c = o.if_contains("cursors"); c != nullptr && c->is_object()) {
+    for (const auto& [node, cursor] : c->as_object()) {
+      if (cursor.is_string()) cp.position.cursors[std::string(node)] = std::string(cursor.as_string());
+    }
+  }
+  if (auto* f = o.if_contains("finished"); f != nullptr && f->is_array()) {
+    for (const auto& node : f->as_array()) {
+      if (node.is_string()) cp.position.finished.insert(std::string(node.as_string()));
+    }
+  }
+  if (auto* c = o.if_contains("counts"); c != nullptr && c->is_object()) {
+    const auto& co = c->as_object();
+    cp.counts = {u64(co, "scanned"), u64(co, "migrated"), u64(co, "typed"),    u64(co, "skipped"), u64(co, "expired"),
+                 u64(co, "vanished"), u64(co, "failed"),  u64(co, "filtered"), u64(co, "bytes")};
+  }
+  if (auto* s = o.if_contains("seconds"); s != nullptr && s->is_number()) cp.seconds = s->to_number<double>();
+  if (cp.db_index > cp.databases.size()) return Error::make("checkpoint " + path + " is inconsistent", "config");
+  return cp;
+}
+
+}  // namespace suoke::migrate
