@@ -165,6 +165,7 @@ class Run {
       std::lock_guard lock(mu_);
       queue_.clear();
       done_.clear();
+      uncommitted_ = {};
       next_seq_ = next_commit_ = 0;
       scan_done_ = false;
     }
@@ -263,6 +264,7 @@ class Run {
     CheckpointCounts counts;
     std::vector<std::string> errors;
     std::string abort;  // non-empty: stop the run (conflict=fail)
+    bool incomplete = false;  // a typed copy was abandoned for Ctrl-C
 
     void fail(std::string_view key, const std::string& message) {
       ++counts.failed;
@@ -314,10 +316,18 @@ class Run {
         if (report_.aborted.empty()) report_.aborted = r.abort;
         halt_ = true;
       }
-      done_.emplace(b.seq, Done{r.counts, std::move(b.after)});
+      // A batch abandoned half-way (Ctrl-C during a long typed copy) is never committed:
+      // the resume copies it again.
+      if (!r.incomplete) done_.emplace(b.seq, Done{r.counts, std::move(b.after)});
       for (auto it = done_.find(next_commit_); it != done_.end(); it = done_.find(next_commit_)) {
-        committed_.add(it->second.counts);
-        if (it->second.after) checkpoint_.position = std::move(*it->second.after);
+        // The parts of one SCAN reply are committed together, with the position after it:
+        // counting a part before would count it twice when a resume scans the reply again.
+        uncommitted_.add(it->second.counts);
+        if (it->second.after) {
+          committed_.add(uncommitted_);
+          uncommitted_ = {};
+          checkpoint_.position = std::move(*it->second.after);
+        }
         done_.erase(it);
         ++next_commit_;
       }
@@ -525,15 +535,16 @@ class Run {
         ++c.typed;
         continue;
       }
-      if (!key_prefix.empty()) {
-        out.fail(key, std::string("needs a typed copy (") + job.reason +
-                          "), which keeps key names: --key-prefix works with DUMP/RESTORE only");
-        continue;
-      }
       TypedCopyOptions to;
       to.conflict = options_.conflict;
       to.expire_at_ms = job.expire_at_ms;
+      if (!key_prefix.empty()) to.target_key = key_prefix + key;
+      to.stop = options_.stop;
       auto r = copy_key_typed(source, target_, key, to);
+      if (!r.ok() && r.error().kind == "stopped") {
+        out.incomplete = true;
+        break;
+      }
       if (!r.ok()) {
         out.fail(key, std::string("typed copy (") + job.reason + "): " + r.error().message);
         continue;
@@ -584,7 +595,8 @@ class Run {
   uint64_t next_seq_ = 0;
   uint64_t next_commit_ = 0;  // the first batch not yet written
   std::map<uint64_t, Done> done_;  // written, waiting for an earlier batch
-  CheckpointCounts committed_;     // counts of the batches before next_commit_
+  CheckpointCounts committed_;     // counts of the batches up to checkpoint_.position
+  CheckpointCounts uncommitted_;   // written parts of a SCAN reply not yet written whole
   bool scan_done_ = false;
   std::atomic<bool> halt_{false};
 

@@ -645,5 +645,162 @@ TEST_F(MigrateTest, ParallelWritersAndMaxRate) {
   EXPECT_GE(r.seconds, 0.25);
 }
 
+
+// ---------------------------------------------------------------- typed-copy routing
+
+TEST_F(MigrateTest, TypedFlagCopiesEveryKeyByType) {
+  fill_every_type();
+  auto o = options();
+  o.typed = true;
+  auto r = migrate(o);
+  EXPECT_EQ(r.migrated, kTypedKeys.size());
+  EXPECT_EQ(r.typed, kTypedKeys.size());
+  EXPECT_EQ(target_dbsize(), kTypedKeys.size());
+  for (const auto& k : kTypedKeys) expect_same(k, true);
+}
+
+TEST_F(MigrateTest, BigKeysAreCopiedByType) {
+  fill_every_type();
+  auto o = options();
+  o.big_key_bytes = 10000;
+  uint64_t big = 0;
+  for (const auto& k : kTypedKeys) {
+    if (exec(*src_, {"MEMORY", "USAGE", k}).integer > 10000) ++big;
+  }
+  ASSERT_GE(big, 1u);  // hash:big
+  auto r = migrate(o);
+  EXPECT_EQ(r.migrated, kTypedKeys.size());
+  EXPECT_EQ(r.typed, big);
+  for (const auto& k : kTypedKeys) expect_same(k, true);
+}
+
+// A payload the target rejects ("DUMP payload version or checksum are wrong", as a target
+// older than the source answers) is copied by type instead.
+TEST_F(MigrateTest, RejectedPayloadFallsBackToTypedCopy) {
+  fill_every_type();
+  auto o = options();
+  uint64_t rewritten = 0;
+  o.rewrite_dump = [&](const std::string& key, std::string& payload) {
+    if (key != "list" && key != "stream") return;
+    ++rewritten;
+    payload.back() = static_cast<char>(payload.back() ^ 0x5a);  // the CRC64 no longer matches
+  };
+  auto r = migrate(o);
+  EXPECT_EQ(rewritten, 2u);
+  EXPECT_EQ(r.migrated, kTypedKeys.size());
+  EXPECT_EQ(r.typed, 2u);
+  for (const auto& k : kTypedKeys) expect_same(k, true);
+}
+
+// A DUMP payload larger than the target's proto-max-bulk-len cannot be sent as one argument:
+// a 3 MB list (under the default --big-key-bytes) is copied by type into a 1mb target.
+TEST_F(MigrateTest, PayloadAboveProtoMaxBulkLenIsCopiedByType) {
+  std::vector<std::string> push = {"RPUSH", "big:list"};
+  std::mt19937 rng(7);  // incompressible: DUMP compresses with LZF
+  for (int i = 0; i < 3000; ++i) {
+    std::string v(1000, '\0');
+    for (auto& ch : v) ch = static_cast<char>(rng());
+    push.push_back(std::move(v));
+  }
+  exec(*src_, push);
+  exec(*src_, {"SET", "small", "s"});
+  ASSERT_GT(exec(*src_, {"DUMP", "big:list"}).str.size(), 1u << 20);
+  auto set_limit = [](const char* v) {
+    for (int port : cluster().master_ports()) cluster().cli(port, "CONFIG", "SET", "proto-max-bulk-len", v);
+  };
+  set_limit("1mb");
+  MigrateReport r;
+  try {
+    r = migrate(options());
+  } catch (...) {
+    set_limit("512mb");
+    throw;
+  }
+  set_limit("512mb");
+  EXPECT_EQ(r.migrated, 2u);
+  EXPECT_EQ(r.typed, 1u);
+  expect_same("big:list", true);
+  EXPECT_EQ(exec(*dst_, {"GET", "small"}).str, "s");
+}
+
+// ---------------------------------------------------------------- --types, --db all
+
+TEST_F(MigrateTest, TypesFilter) {
+  exec(*src_, {"SET", "s1", "a"});
+  exec(*src_, {"SET", "s2", "b"});
+  exec(*src_, {"HSET", "h", "f", "v"});
+  exec(*src_, {"RPUSH", "l", "x"});
+  auto o = options();
+  o.types = {"hash"};  // SCAN TYPE
+  auto r = migrate(o);
+  EXPECT_EQ(r.migrated, 1u);
+  EXPECT_EQ(target_dbsize(), 1u);
+  EXPECT_EQ(exec(*dst_, {"HGET", "h", "f"}).str, "v");
+  o.types = {"string", "list"};  // TYPE per key
+  r = migrate(o);
+  EXPECT_EQ(r.migrated, 3u);
+  EXPECT_EQ(r.filtered, 1u);
+  EXPECT_EQ(target_dbsize(), 4u);
+  auto run = run_cli({"--from", source().url(), "--to", cluster().seed_url(), "--types", "string,bogus"});
+  EXPECT_EQ(run.exit_code, 2) << run.out;
+  EXPECT_NE(run.out.find("bogus"), std::string::npos) << run.out;
+}
+
+Run run_verify(std::vector<std::string> args) {
+  args.insert(args.begin(), {SUOKE_BINARY, "verify"});
+  Run r;
+  r.out = suoke::testing::redis_detail::run_capture(args, &r.exit_code, /*merge_stderr=*/true);
+  return r;
+}
+
+TEST_F(MigrateTest, AllDatabasesNeedAKeyPrefixAndVerifyChecksThem) {
+  exec(*src_, {"SET", "k", "from-db0"});
+  exec(*src_, {"HSET", "h", "f", "0"});
+  source().cli("-n", "2", "SET", "k", "from-db2");
+  source().cli("-n", "2", "RPUSH", "l", "a", "b");
+  source().cli("-n", "2", "PEXPIRE", "l", "600000");
+  // Both databases have "k": without a prefix one would overwrite the other.
+  auto run = run_cli({"--from", source().url(), "--to", cluster().seed_url(), "--db", "all"});
+  EXPECT_EQ(run.exit_code, 2) << run.out;
+  EXPECT_NE(run.out.find("databases 0, 2"), std::string::npos) << run.out;
+  EXPECT_EQ(target_dbsize(), 0u);
+  run = run_cli({"--from", source().url(), "--to", cluster().seed_url(), "--db", "all", "--key-prefix", "db{db}:",
+                 "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_EQ(json_of(run.out)["migrated"].to_number<int64_t>(), 4);
+  EXPECT_EQ(exec(*dst_, {"GET", "db0:k"}).str, "from-db0");
+  EXPECT_EQ(exec(*dst_, {"GET", "db2:k"}).str, "from-db2");
+  EXPECT_EQ(exec(*dst_, {"LLEN", "db2:l"}).integer, 2);
+  EXPECT_GT(exec(*dst_, {"PTTL", "db2:l"}).integer, 500000);
+  EXPECT_EQ(target_dbsize(), 4u);
+
+  auto v = run_verify({"--from", source().url(), "--to", cluster().seed_url(), "--db", "all", "--key-prefix", "db{db}:",
+                       "--both-ways", "--json"});
+  ASSERT_EQ(v.exit_code, 0) << v.out;
+  EXPECT_EQ(json_of(v.out)["checked"].to_number<int64_t>(), 4);
+  v = run_verify({"--from", source().url(), "--to", cluster().seed_url(), "--db", "all"});
+  EXPECT_EQ(v.exit_code, 2) << v.out;
+  exec(*dst_, {"SET", "db2:k", "changed"});
+  exec(*dst_, {"SET", "db0:extra", "x"});
+  v = run_verify({"--from", source().url(), "--to", cluster().seed_url(), "--db", "all", "--key-prefix", "db{db}:",
+                  "--both-ways", "--json", "--rounds", "1"});
+  EXPECT_EQ(v.exit_code, 1) << v.out;
+  auto j = json_of(v.out);
+  EXPECT_EQ(j["value_mismatch"].to_number<int64_t>(), 1) << v.out;
+  EXPECT_EQ(j["extra_in_target"].to_number<int64_t>(), 1) << v.out;
+
+  // Typed copies take the prefix too.
+  for (int port : cluster().master_ports()) cluster().cli(port, "FLUSHALL");
+  auto o = options();
+  o.all_dbs = true;
+  o.key_prefix = "db{db}:";
+  o.typed = true;
+  auto r = migrate(o);
+  EXPECT_EQ(r.typed, 4u);
+  EXPECT_EQ(exec(*dst_, {"GET", "db2:k"}).str, "from-db2");
+  EXPECT_EQ(exec(*dst_, {"HGET", "db0:h", "f"}).str, "0");
+  source().cli("-n", "2", "FLUSHDB");
+}
+
 }  // namespace
 }  // namespace suoke::migrate
