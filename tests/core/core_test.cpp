@@ -60,5 +60,40 @@ TEST(JsonString, EscapesQuotesBackslashesAndControlBytesOnly) {
   EXPECT_EQ(out, "\"\"");
 }
 
+TEST(JsonString, EveryByteAtEveryPositionOfLongStrings) {
+  // The scan works sixteen bytes at a time: every byte value, at every offset of a string
+  // longer than two blocks, must be escaped exactly as one byte at a time would.
+  auto reference = [](std::string_view s) {
+    static const char* hex = "0123456789abcdef";
+    std::string out = "\"";
+    for (unsigned char c : s) {
+      if (c == '"') out += "\\\"";
+      else if (c == '\\') out += "\\\\";
+      else if (c == '\n') out += "\\n";
+      else if (c == '\r') out += "\\r";
+      else if (c == '\t') out += "\\t";
+      else if (c == '\b') out += "\\b";
+      else if (c == '\f') out += "\\f";
+      else if (c < 0x20) out += std::string("\\u00") + hex[c >> 4] + hex[c & 15];
+      else out += static_cast<char>(c);
+    }
+    return out + "\"";
+  };
+  for (int byte = 0; byte < 256; ++byte) {
+    for (std::size_t at = 0; at < 40; ++at) {
+      std::string s(40, 'x');
+      s[at] = static_cast<char>(byte);
+      std::string out;
+      append_json_string(out, s);
+      ASSERT_EQ(out, reference(s)) << "byte " << byte << " at " << at;
+    }
+  }
+  std::string mixed;
+  for (int i = 0; i < 1000; ++i) mixed.push_back(static_cast<char>((i * 37) % 256));
+  std::string out;
+  append_json_string(out, mixed);
+  EXPECT_EQ(out, reference(mixed));
+}
+
 }  // namespace
 }  // namespace suoke
