@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <boost/json.hpp>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -180,7 +181,10 @@ Result<Config> parse(const json::object& c) {
 std::string number_text(double v) {
   char buf[32];
   if (v == std::floor(v) && std::fabs(v) < 1e15) {
-    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v));
+    // to_chars, not snprintf: two of these per request, and snprintf cost ~750 instructions
+    // each (callgrind).
+    auto r = std::to_chars(buf, buf + sizeof buf, static_cast<long long>(v));
+    return std::string(buf, r.ptr);
   } else {
     std::snprintf(buf, sizeof buf, "%.14g", v);
   }
