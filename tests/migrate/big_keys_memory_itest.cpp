@@ -1,6 +1,6 @@
-// Big keys with bounded memory: a 100 MB string and a 1,000,000-field hash are copied by the
-// typed path and compared by `suoke verify`, each in a child process whose peak RSS (wait4's
-// ru_maxrss) must stay far below the key's size. The keys are built inside the source server
+// Big keys with bounded memory: a 100 MB string and a 1,000,000-field hash are copied by
+// `suoke migrate` (its typed path) and compared by `suoke verify`, each a child process whose
+// peak RSS (wait4's ru_maxrss) must stay far below the key's size. The keys are built inside the source server
 // with Lua, so the test process itself stays small (its resident pages at fork time count in
 // the child's figure, see run_measured).
 #include <gtest/gtest.h>
@@ -18,31 +18,6 @@
 
 namespace suoke::migrate {
 namespace {
-
-// Child mode: the test binary started with SUOKE_TYPED_COPY_CHILD="<from>\n<to>\n<key>" copies
-// that one key with copy_key_typed (default chunk sizes) and exits before any test runs. The
-// typed copy's own peak RSS is then what wait4 reports.
-[[maybe_unused]] const bool kRanAsCopyChild = [] {
-  const char* spec = std::getenv("SUOKE_TYPED_COPY_CHILD");
-  if (spec == nullptr) return false;
-  std::string s(spec);
-  auto a = s.find('\n'), b = s.find('\n', a + 1);
-  auto source = redis::Client::connect(s.substr(0, a));
-  auto target = redis::Client::connect(s.substr(a + 1, b - a - 1));
-  if (!source.ok() || !target.ok()) {
-    std::fprintf(stderr, "connect failed\n");
-    std::_Exit(2);
-  }
-  auto r = copy_key_typed(**source, **target, s.substr(b + 1), TypedCopyOptions{});
-  if (!r.ok()) {
-    std::fprintf(stderr, "copy failed: %s\n", r.error().message.c_str());
-    std::_Exit(1);
-  }
-  std::printf("outcome=%d bytes=%llu elements=%llu\n", static_cast<int>(r->outcome),
-              static_cast<unsigned long long>(r->bytes), static_cast<unsigned long long>(r->elements));
-  std::fflush(stdout);
-  std::_Exit(r->outcome == TypedOutcome::kCopied ? 0 : 3);
-}();
 
 using suoke::testing::MeasuredRun;
 using suoke::testing::RedisCluster;
@@ -75,11 +50,12 @@ std::vector<std::string> child_env() {
   return {options.append("quarantine_size_mb=8")};
 }
 
+// `suoke migrate` of the one key: MEMORY USAGE above --big-key-bytes (8 MiB) sends it to the
+// typed copy; the JSON report must say so.
 MeasuredRun copy_in_child(const std::string& key) {
-  std::vector<std::string> env = child_env();
-  env.push_back(std::string("SUOKE_TYPED_COPY_CHILD=").append(source().url()).append("\n").append(cluster().seed_url())
-                    .append("\n").append(key));
-  return suoke::testing::run_measured({"/proc/self/exe"}, env);
+  return suoke::testing::run_measured({SUOKE_BINARY, "migrate", "--from", source().url(), "--to", cluster().seed_url(),
+                                       "--match", key, "--json"},
+                                      child_env());
 }
 
 MeasuredRun verify_in_child() {
@@ -121,8 +97,8 @@ TEST_F(BigKeysTest, HundredMegabyteStringCopiedAndVerifiedInBoundedMemory) {
 
   auto copy = copy_in_child("big:string");
   ASSERT_EQ(copy.exit_code, 0) << copy.output;
-  RecordProperty("copy_peak_rss_kb", std::to_string(copy.max_rss_kb));
-  std::printf("typed copy of a 100 MB string: peak RSS %ld KiB\n", copy.max_rss_kb);
+  EXPECT_NE(copy.output.find("\"typed\":1"), std::string::npos) << copy.output;
+  std::printf("suoke migrate of a 100 MB string: peak RSS %ld KiB\n", copy.max_rss_kb);
   EXPECT_LT(copy.max_rss_kb, kPeakRssBoundKb);
 
   auto verify = verify_in_child();
@@ -150,8 +126,8 @@ TEST_F(BigKeysTest, MillionFieldHashCopiedAndVerifiedInBoundedMemory) {
 
   auto copy = copy_in_child("big:hash");
   ASSERT_EQ(copy.exit_code, 0) << copy.output;
-  EXPECT_NE(copy.output.find("elements=1000000"), std::string::npos) << copy.output;
-  std::printf("typed copy of a 1M-field hash: peak RSS %ld KiB\n", copy.max_rss_kb);
+  EXPECT_NE(copy.output.find("\"typed\":1"), std::string::npos) << copy.output;
+  std::printf("suoke migrate of a 1M-field hash: peak RSS %ld KiB\n", copy.max_rss_kb);
   EXPECT_LT(copy.max_rss_kb, kPeakRssBoundKb);
 
   auto verify = verify_in_child();
