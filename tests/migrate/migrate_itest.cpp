@@ -802,5 +802,62 @@ TEST_F(MigrateTest, AllDatabasesNeedAKeyPrefixAndVerifyChecksThem) {
   source().cli("-n", "2", "FLUSHDB");
 }
 
+
+// Stopped after a few batches (the Ctrl-C flag), then resumed, in the library: the counts add
+// up exactly, for a standalone source and for a cluster source (one SCAN cursor per master).
+void stop_then_resume(redis::Client& source, redis::Client& target, const std::string& from,
+                      const std::string& to, const std::function<uint64_t()>& target_keys) {
+  constexpr int kKeys = 6000;
+  std::vector<redis::Command> cmds;
+  for (int i = 0; i < kKeys; ++i) cmds.push_back({"SET", "sr:" + std::to_string(i), std::to_string(i)});
+  for (auto& r : source.exec_pipeline(std::move(cmds))) ASSERT_TRUE(r.ok() && !r->is_error());
+  auto dir = suoke::testing::redis_detail::make_temp_dir("suoke-migrate-stop");
+  std::atomic<bool> stop{false};
+  std::atomic<int> batches{0};
+  MigrateOptions o;
+  o.from = from;
+  o.to = to;
+  o.batch = 100;
+  o.parallel = 3;
+  o.checkpoint_path = dir + "/cp";
+  o.stop = &stop;
+  o.before_read = [&](const std::vector<std::string>&) {
+    if (++batches == 12) stop = true;
+  };
+  auto first = run_migrate(o);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_TRUE(first->stopped);
+  EXPECT_LT(first->migrated, static_cast<uint64_t>(kKeys));
+  auto cp = load_checkpoint(o.checkpoint_path);
+  ASSERT_TRUE(cp.ok()) << cp.error().message;
+  EXPECT_LE(cp->counts.migrated, first->migrated);
+  EXPECT_GE(target_keys(), cp->counts.migrated);
+  EXPECT_FALSE(cp->position.cursors.empty()) << "stopped mid-scan: a cursor to continue from";
+  stop = false;
+  o.before_read = nullptr;
+  o.resume = true;
+  auto second = run_migrate(o);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_TRUE(second->resumed);
+  EXPECT_FALSE(second->stopped);
+  EXPECT_EQ(second->migrated, static_cast<uint64_t>(kKeys));
+  EXPECT_EQ(second->scanned, static_cast<uint64_t>(kKeys));
+  EXPECT_EQ(target_keys(), static_cast<uint64_t>(kKeys));
+  EXPECT_FALSE(std::filesystem::exists(o.checkpoint_path));
+  auto v = verify(source, target, VerifyOptions{});
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_TRUE(v->clean());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(MigrateTest, StopThenResumeStandaloneSource) {
+  stop_then_resume(*src_, *dst_, source().url(), cluster().seed_url(), [] { return target_dbsize(); });
+}
+
+TEST_F(MigrateTest, StopThenResumeClusterSource) {
+  stop_then_resume(*dst_, *src_, cluster().seed_url(), source().url(),
+                   [] { return static_cast<uint64_t>(std::stoull(source().cli("DBSIZE"))); });
+}
+
 }  // namespace
 }  // namespace suoke::migrate
