@@ -11,6 +11,8 @@ packages=(
   clang-14 libclang-rt-14-dev
   # tests: real servers and the seed's Python script
   redis-server redis-tools python3 python3-requests curl
+  # bench/migrate.sh: the seed's migrate_to_redis_cluster.py (rediscluster on redis-py), GNU time for peak RSS
+  python3-rediscluster time
   # tests: Prometheus server and promtool (scrapes /metrics in the prometheus plugin's tests)
   prometheus
   # benchmarks
