@@ -20,8 +20,9 @@
 #   (c) suoke      suoke migrate --json
 # and `suoke verify` after each. With --big, (c) again on a larger dataset
 # (default 1,000,000 keys, same mix) to show that its memory stays flat.
-# It prints a table (keys, seconds, keys/s, peak RSS, CPU seconds of the tool
-# and of the servers, load average, verify verdict), the goals of the issue
+# It prints a table (keys, seconds, keys/s, peak RSS, CPU seconds of the tool,
+# the source, the masters and the replicas, CPU microseconds per key, load
+# average, verify verdict), the goals of the issue
 # next to the figures, then
 #   ratio_vs_seed=<suoke keys/s / seed keys/s>
 #   ratio_vs_redis_cli=<suoke keys/s / redis-cli keys/s>
@@ -266,11 +267,49 @@ EOF
 
 # A line filter prefixing each line with the wall clock, so the end of the
 # seed's copy phase (its "开始验证迁移结果..." line, before its own checks)
-# can be timed.
+# can be timed. On that line it also writes the CPU ticks used so far by the
+# seed's python (its sibling in the pipeline) and by the servers (PIDs from
+# measure's BENCH_*_PIDS) to $BENCH_CPU_SNAPSHOT, so the CPU columns cover the
+# copy phase only, like the time.
 cat >"$tmp/stamp.py" <<'EOF'
-import sys, time
+import os, sys, time
+
+def ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+def seed_python():
+    parent = os.getppid()
+    try:
+        with open("/proc/%d/task/%d/children" % (parent, parent)) as f:
+            children = f.read().split()
+    except OSError:
+        return []
+    for pid in children:
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if b"migrate_to_redis_cluster" in f.read():
+                    return [pid]
+        except OSError:
+            pass
+    return []
+
+marker = "开始验证迁移结果".encode()
 for line in sys.stdin.buffer:
-    sys.stdout.buffer.write(b"%.6f " % time.time() + line)
+    now = time.time()
+    if line.startswith(marker) and os.environ.get("BENCH_CPU_SNAPSHOT"):
+        groups = [seed_python()] + [os.environ.get(v, "").split()
+                                    for v in ("BENCH_SRC_PIDS", "BENCH_MASTER_PIDS", "BENCH_REPLICA_PIDS")]
+        with open(os.environ["BENCH_CPU_SNAPSHOT"], "w") as f:
+            f.write(" ".join(str(ticks(g)) for g in groups) + "\n")
+    sys.stdout.buffer.write(b"%.6f " % now + line)
     sys.stdout.buffer.flush()
 EOF
 
@@ -320,13 +359,22 @@ EOF
 }
 
 m_show=
-names=() row_keys=() row_secs=() row_rate=() row_rss=() row_tool_cpu=() row_srv_cpu=() row_load=() row_verify=()
+rows=()          # the table's lines
+names=() row_rate=() row_rss=() row_cpu_per_key=()
 any_failed=0
-row() {  # NAME KEYS SECONDS RSS_KB TOOL_CPU SERVER_CPU LOAD VERIFY
-  names+=("$1"); row_keys+=("$2"); row_secs+=("$3")
-  row_rate+=("$(awk -v k="$2" -v s="$3" 'BEGIN { printf "%.0f", (s > 0 ? k / s : 0) }')")
-  row_rss+=("$(awk -v k="$4" 'BEGIN { printf "%.1f", k / 1024 }')")
-  row_tool_cpu+=("$5"); row_srv_cpu+=("$6"); row_load+=("$7"); row_verify+=("$8")
+# row NAME: a table row from the last measure, the keys now in the target
+# and a verify run.
+row() {
+  local name=$1 keys rate rss cpu_per_key verdict
+  keys=$(target_keys)
+  verdict=$(verify_verdict "$name")
+  rate=$(awk -v k="$keys" -v s="$m_secs" 'BEGIN { printf "%.0f", (s > 0 ? k / s : 0) }')
+  rss=$(awk -v k="$m_rss_kb" 'BEGIN { printf "%.1f", k / 1024 }')
+  cpu_per_key=$(awk -v k="$keys" -v a="$m_tool_cpu" -v b="$m_src_cpu" -v c="$m_masters_cpu" -v d="$m_replicas_cpu" \
+    'BEGIN { printf "%.1f", (k > 0 ? (a + b + c + d) * 1e6 / k : 0) }')
+  names+=("$name"); row_rate+=("$rate"); row_rss+=("$rss"); row_cpu_per_key+=("$cpu_per_key")
+  rows+=("$(printf '%-10s %8s %8s %8s %11s %8s %8s %8s %8s %7s %6s  %s' "$name" "$keys" "$m_secs" "$rate" "$rss" \
+    "$m_tool_cpu" "$m_src_cpu" "$m_masters_cpu" "$m_replicas_cpu" "$cpu_per_key" "$m_load" "$verdict")")
 }
 rate_of() {  # NAME: its keys/s, or empty
   local i
@@ -342,31 +390,55 @@ rss_of() {
   done
   echo ""
 }
+cpu_per_key_of() {
+  local i
+  for i in "${!names[@]}"; do
+    [ "${names[$i]}" = "$1" ] && { echo "${row_cpu_per_key[$i]}"; return 0; }
+  done
+  echo ""
+}
+
+set_server_cpu() {  # SRC MASTERS REPLICAS: ticks at the end -> m_*_cpu in seconds
+  m_src_cpu=$(awk -v a="$m_s0" -v b="$1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')
+  m_masters_cpu=$(awk -v a="$m_m0" -v b="$2" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')
+  m_replicas_cpu=$(awk -v a="$m_r0" -v b="$3" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')
+}
 
 # measure NAME OUT -- CMD...: runs CMD under /usr/bin/time into a flushed
 # cluster; sets m_secs (wall, from the shell), m_rss_kb (peak RSS of CMD's
-# process), m_tool_cpu (its user+sys s), m_srv_cpu (CPU s of the source and
-# the 6 nodes), m_load (1-minute load average just before), m_rc, m_start.
+# process), m_tool_cpu (its user+sys s), m_src_cpu, m_masters_cpu,
+# m_replicas_cpu (CPU s of the source, the 3 masters, the 3 replicas),
+# m_load (1-minute load average just before), m_rc, m_start.
 # m_show, when set, is what the progress note shows instead of CMD.
 measure() {
-  local name=$1 out=$2 t0 t1 c0 c1
+  local name=$1 out=$2 t0 t1
   shift 3
   flush_cluster
+  local masters=() replicas=() i
+  for i in "${!cluster_ports[@]}"; do
+    if [ "$(redis-cli -p "${cluster_ports[$i]}" role 2>/dev/null | head -n 1)" = master ]; then
+      masters+=("${cluster_pids[$i]}")
+    else
+      replicas+=("${cluster_pids[$i]}")
+    fi
+  done
+  local s1 m1 r1
+  export BENCH_SRC_PIDS=$source_pid BENCH_MASTER_PIDS="${masters[*]}" BENCH_REPLICA_PIDS="${replicas[*]}"
   m_load=$(load_average)
   note "($name) ${m_show:-$*} [load average $m_load]"
   m_show=
-  c0=$(cpu_ticks "$source_pid" "${cluster_pids[@]}")
+  m_s0=$(cpu_ticks "$source_pid"); m_m0=$(cpu_ticks "${masters[@]}"); m_r0=$(cpu_ticks "${replicas[@]}")
   m_rc=0
   t0=$(date +%s.%N)
   m_start=$t0
   /usr/bin/time -f '%M %U %S' -o "$tmp/$name.time" "$@" >"$out" 2>"$tmp/$name.err" || m_rc=$?
   t1=$(date +%s.%N)
-  c1=$(cpu_ticks "$source_pid" "${cluster_pids[@]}")
+  s1=$(cpu_ticks "$source_pid"); m1=$(cpu_ticks "${masters[@]}"); r1=$(cpu_ticks "${replicas[@]}")
   m_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
   read -r m_rss_kb utime stime < <(tail -n 1 "$tmp/$name.time")
   [[ "${m_rss_kb:-}" =~ ^[0-9]+$ ]] || { cat "$tmp/$name.time" "$tmp/$name.err" >&2; die "($name) could not read /usr/bin/time's output"; }
   m_tool_cpu=$(awk -v u="$utime" -v s="$stime" 'BEGIN { printf "%.2f", u + s }')
-  m_srv_cpu=$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')
+  set_server_cpu "$s1" "$m1" "$r1"
   if [ "$m_rc" != 0 ]; then
     any_failed=1
     note "WARNING: ($name) exited with status $m_rc; last lines of its output:"
@@ -380,17 +452,25 @@ load_before=$(warn_if_loaded)
 seed_total_secs=
 if [ "$skip_seed" = 0 ]; then
   prepare_seed_script
-  # The seed's script times itself through its copy phase: wall time up to its
+  # The seed's script is timed through its copy phase: wall time up to its
   # "开始验证迁移结果..." line (its own verification follows, not counted).
-  # Peak RSS and CPU cover the whole process (the verification reads one key
-  # at a time, so the peak is the KEYS * list of the copy phase).
+  # So do the CPU columns (the filter's snapshot). Peak RSS covers the whole
+  # process (its verification holds one more KEYS * list: about the same peak).
   # The shim goes on PYTHONPATH of the seed's python only; pipefail keeps its
   # exit status.
   m_show="PYTHONPATH=<shim> $SEED_PYTHON $tmp/seed/migrate_to_redis_cluster.py | <time-stamping filter>"
+  export BENCH_CPU_SNAPSHOT=$tmp/seed.cpu
   measure seed "$tmp/seed.out" -- \
     bash -c 'set -o pipefail; PYTHONPATH="$1" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 "$2" "$3" 2>&1 | python3 "$4"' \
     bash "$tmp/seed/shim" "$SEED_PYTHON" "$tmp/seed/migrate_to_redis_cluster.py" "$tmp/stamp.py"
   seed_total_secs=$m_secs
+  unset BENCH_CPU_SNAPSHOT
+  if read -r py_ticks src_ticks master_ticks replica_ticks 2>/dev/null <"$tmp/seed.cpu"; then
+    m_tool_cpu=$(awk -v a="$py_ticks" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", a / t }')
+    set_server_cpu "$src_ticks" "$master_ticks" "$replica_ticks"
+  else
+    note "WARNING: (seed) no CPU snapshot at the end of its copy phase: its CPU columns cover the whole process"
+  fi
   copy_end=$(awk '$2 ~ /^开始验证迁移结果/ { print $1; exit }' "$tmp/seed.out")
   if [ -n "$copy_end" ]; then
     m_secs=$(awk -v a="$m_start" -v b="$copy_end" 'BEGIN { printf "%.3f", b - a }')
@@ -401,34 +481,30 @@ if [ "$skip_seed" = 0 ]; then
   seed_summary=$(sed -n 's/^[0-9.]* \(迁移完成!.*\)$/\1/p' "$tmp/seed.out" | tail -n 1)
   note "(seed) ${seed_summary:-no summary line}; whole process incl. its own verification: $seed_total_secs s"
   # /usr/bin/time wraps bash, whose children are the seed's python and the
-  # stamp filter: %M is the largest RSS among them (the seed's python), CPU the
-  # sum (the filter's share is a few lines of output).
-  row seed "$(target_keys)" "$m_secs" "$m_rss_kb" "$m_tool_cpu" "$m_srv_cpu" "$m_load" "$(verify_verdict seed)"
+  # stamp filter: %M is the largest RSS among them, the seed's python.
+  row seed
 fi
 
 measure redis-cli "$tmp/redis-cli.out" -- \
   redis-cli --cluster import "127.0.0.1:${cluster_ports[0]}" --cluster-from "127.0.0.1:$source_port" \
   --cluster-copy --cluster-replace
-row redis-cli "$(target_keys)" "$m_secs" "$m_rss_kb" "$m_tool_cpu" "$m_srv_cpu" "$m_load" "$(verify_verdict redis-cli)"
+row redis-cli
 
 measure suoke "$tmp/suoke.json" -- "$SUOKE" migrate --from "$source_url" --to "$cluster_url" --json
-row suoke "$(target_keys)" "$m_secs" "$m_rss_kb" "$m_tool_cpu" "$m_srv_cpu" "$m_load" "$(verify_verdict suoke)"
+row suoke
 
 if [ "$big" = 1 ]; then
   seed_source "$big_keys"
   measure suoke-big "$tmp/suoke-big.json" -- "$SUOKE" migrate --from "$source_url" --to "$cluster_url" --json
-  row suoke-big "$(target_keys)" "$m_secs" "$m_rss_kb" "$m_tool_cpu" "$m_srv_cpu" "$m_load" "$(verify_verdict suoke-big)"
+  row suoke-big
 fi
 
 # ---------------------------------------------------------------- report
 echo
 echo "standalone redis-server -> 6-node cluster (3 masters + 3 replicas, suoke cluster settings), Redis $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p'); dataset $keys keys (60% 100-byte strings, 10% each hash/list/set/zset of 10 elements, 30% with a 3600 s TTL)$([ "$big" = 1 ] && echo "; suoke-big: $big_keys keys, same mix"); $(nproc) CPUs; load average before runs: $load_before"
-printf '%-10s %8s %9s %9s %12s %9s %9s %6s  %s\n' name keys seconds keys/s peak_rss_mb tool_cpu server_cpu load1 verify
-for i in "${!names[@]}"; do
-  printf '%-10s %8s %9s %9s %12s %9s %10s %6s  %s\n' "${names[$i]}" "${row_keys[$i]}" "${row_secs[$i]}" \
-    "${row_rate[$i]}" "${row_rss[$i]}" "${row_tool_cpu[$i]}" "${row_srv_cpu[$i]}" "${row_load[$i]}" "${row_verify[$i]}"
-done
-echo "seconds: wall time of the migrating process (seed: its copy phase$([ -n "$seed_total_secs" ] && echo ", $seed_total_secs s with its own verification")); tool_cpu: its user+sys CPU s; server_cpu: CPU s of the source and the 6 nodes meanwhile; load1: 1-minute load average when it started"
+printf '%-10s %8s %8s %8s %11s %8s %8s %8s %8s %7s %6s  %s\n' name keys seconds keys/s peak_rss_mb tool_cpu src_cpu mast_cpu repl_cpu us/key load1 verify
+printf '%s\n' "${rows[@]}"
+echo "seconds: wall time of the migrating process (seed: its copy phase$([ -n "$seed_total_secs" ] && echo ", $seed_total_secs s with its own verification")); peak_rss_mb: its peak RSS; *_cpu: CPU s of the tool, the source, the 3 masters, the 3 replicas during the run; us/key: all of them per key copied; load1: 1-minute load average when it started"
 
 ours=$(rate_of suoke)
 seed_rate=$(rate_of seed)
@@ -438,14 +514,19 @@ ratio_vs_seed=$(ratio "$ours" "$seed_rate")
 ratio_vs_redis_cli=$(ratio "$ours" "$cli_rate")
 verdict() {  # VALUE OP LIMIT
   awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
-    if (v == "NA" || v == "") { print "not measured"; exit }
+    if (v == "NA" || v == "") { print "(not measured)"; exit }
     ok = (op == ">=") ? (v + 0 >= l + 0) : (v + 0 < l + 0)
     print (ok ? "met" : "MISSED") }'
 }
-echo "goal (issue 5) suoke >= 20x the seed script:  ${ratio_vs_seed}x  $(verdict "$ratio_vs_seed" '>=' 20)"
-echo "goal (issue 5) suoke >= 8x redis-cli import:  ${ratio_vs_redis_cli}x  $(verdict "$ratio_vs_redis_cli" '>=' 8)"
+as_factor() { [ "$1" = NA ] && echo NA || echo "${1}x"; }
+echo "goal (issue 5) suoke >= 20x the seed script:  $(as_factor "$ratio_vs_seed")  $(verdict "$ratio_vs_seed" '>=' 20)"
+echo "goal (issue 5) suoke >= 8x redis-cli import:  $(as_factor "$ratio_vs_redis_cli")  $(verdict "$ratio_vs_redis_cli" '>=' 8)"
 echo "goal (issue 5) suoke peak RSS < 64 MB:        $(rss_of suoke) MB at $keys keys  $(verdict "$(rss_of suoke)" '<' 64)$(
   [ "$big" = 1 ] && echo "; $(rss_of suoke-big) MB at $big_keys keys  $(verdict "$(rss_of suoke-big)" '<' 64)")"
+# CPU per key (tool + every server) hardly depends on what else runs: the
+# wall-time ratios below do. On a busy machine the wall ratios tend to these.
+echo "cpu_ratio_vs_seed=$(ratio "$(cpu_per_key_of seed)" "$(cpu_per_key_of suoke)")"
+echo "cpu_ratio_vs_redis_cli=$(ratio "$(cpu_per_key_of redis-cli)" "$(cpu_per_key_of suoke)")"
 echo "peak_rss_mb_suoke=$(rss_of suoke)"
 [ "$big" = 1 ] && echo "peak_rss_mb_suoke_big=$(rss_of suoke-big)"
 if [ "$any_failed" = 1 ]; then

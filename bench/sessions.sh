@@ -41,8 +41,8 @@ Environment:
 EOF
 }
 
-die() { echo "bench/sessions.sh: error: $*" >&2; exit 1; }
-note() { echo "bench/sessions.sh: $*" >&2; }
+BENCH_NAME=bench/sessions.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 requests=2000000
 clients=50
@@ -67,174 +67,22 @@ for v in requests clients keyspace; do
 done
 
 # ---------------------------------------------------------------- tools
-for tool in redis-server redis-cli redis-benchmark python3; do
-  command -v "$tool" >/dev/null 2>&1 ||
-    die "'$tool' not found in PATH (apt-get install redis-server redis-tools python3)"
-done
-
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -z "${SUOKE:-}" ]; then
-  SUOKE=./build/suoke
-  [ -x "$SUOKE" ] || SUOKE=$repo_root/build/suoke
-fi
-[ -x "$SUOKE" ] ||
-  die "suoke binary not found or not executable: '$SUOKE' (build it with 'make build' or 'bash scripts/build.sh', or set SUOKE=/path/to/suoke)"
-SUOKE=$(cd "$(dirname "$SUOKE")" && pwd)/$(basename "$SUOKE")
+require_tools redis-server redis-cli redis-benchmark python3
+bench_find_suoke
 BENCH=${SUOKE_REDIS_BENCH:-$(dirname "$SUOKE")/suoke_redis_bench}
 [ -x "$BENCH" ] ||
   die "suoke_redis_bench not found or not executable: '$BENCH' (build it with 'ninja -C <build dir> suoke_redis_bench', or set SUOKE_REDIS_BENCH=/path/to/it)"
 
-# `suoke cluster up` when this suoke has it; otherwise redis-server + redis-cli --cluster create.
-use_suoke_cluster=1
-"$SUOKE" cluster up --help >/dev/null 2>&1 || use_suoke_cluster=0
-
-# ---------------------------------------------------------------- cleanup
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/suoke-bench-sessions.XXXXXX")
-cluster_dir=$tmp/cluster
-cluster_started=0
-pids=()  # redis-server PIDs of the fallback cluster
-cleanup() {
-  local rc=$?
-  if [ "$cluster_started" = 1 ] && [ "$use_suoke_cluster" = 1 ]; then
-    if [ "$keep_tmp" = 1 ]; then
-      "$SUOKE" cluster down --dir "$cluster_dir" >"$tmp/cluster-down.log" 2>&1 ||
-        { note "suoke cluster down failed:"; cat "$tmp/cluster-down.log" >&2; }
-    else
-      "$SUOKE" cluster down --dir "$cluster_dir" --purge >"$tmp/cluster-down.log" 2>&1 ||
-        { note "suoke cluster down --purge failed:"; cat "$tmp/cluster-down.log" >&2; }
-    fi
-  fi
-  local pid i
-  for pid in "${pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    for i in $(seq 100); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      note "redis-server PID $pid did not exit on SIGTERM; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-  done
-  if [ "$keep_tmp" = 1 ]; then
-    note "kept temporary directory $tmp"
-  else
-    rm -rf "$tmp"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'note "error: command failed at line $LINENO: $BASH_COMMAND"' ERR
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
 # ---------------------------------------------------------------- cluster
-# free_base: a port B such that B..B+5 and B+10000..B+10005 (cluster bus) are
-# all free on 127.0.0.1 (all bound at once while checking).
-free_base() {
-  python3 <<'EOF'
-import random, socket, sys
-for _ in range(200):
-    base = random.randint(20000, 50000)
-    socks = []
-    try:
-        for p in list(range(base, base + 6)) + list(range(base + 10000, base + 10006)):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            socks.append(s)
-            s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        for s in socks:
-            s.close()
-    print(base)
-    sys.exit(0)
-sys.exit(1)
-EOF
-}
-
-base=$(free_base) || die "could not find 6 free loopback ports (and their +10000 bus ports) with python3"
-ports=()
-for i in 0 1 2 3 4 5; do ports+=($((base + i))); done
-
-if [ "$use_suoke_cluster" = 1 ]; then
-  note "starting a 6-node cluster: suoke cluster up --base-port $base --dir $cluster_dir --node-timeout 5000"
-  cluster_started=1
-  if ! "$SUOKE" cluster up --base-port "$base" --dir "$cluster_dir" --node-timeout 5000 \
-      >"$tmp/cluster-up.log" 2>&1; then
-    cat "$tmp/cluster-up.log" >&2
-    die "suoke cluster up failed"
-  fi
-else
-  note "'$SUOKE cluster' is not available: starting 6 redis-server nodes and 'redis-cli --cluster create' instead"
-  for p in "${ports[@]}"; do
-    mkdir -p "$cluster_dir/$p"
-    # The seed's redis-cluster.conf settings, without its loadmodule lines.
-    cat >"$cluster_dir/$p/redis.conf" <<EOF
-bind 127.0.0.1
-port $p
-dir $cluster_dir/$p
-cluster-enabled yes
-cluster-config-file nodes.conf
-cluster-node-timeout 5000
-appendonly yes
-appendfsync everysec
-save 900 1
-save 300 10
-save 60 10000
-maxmemory 2gb
-maxmemory-policy allkeys-lru
-tcp-keepalive 300
-daemonize no
-logfile $cluster_dir/$p/redis.log
-EOF
-    redis-server "$cluster_dir/$p/redis.conf" >/dev/null 2>&1 &
-    pids+=("$!")
-  done
-  for p in "${ports[@]}"; do
-    for i in $(seq 100); do
-      [ "$(redis-cli -p "$p" ping 2>/dev/null)" = PONG ] && break
-      sleep 0.1
-    done
-    [ "$(redis-cli -p "$p" ping 2>/dev/null)" = PONG ] ||
-      { tail -n 30 "$cluster_dir/$p/redis.log" >&2 || true; die "redis-server on port $p did not answer PING within 10 s"; }
-  done
-  endpoints=()
-  for p in "${ports[@]}"; do endpoints+=("127.0.0.1:$p"); done
-  redis-cli --cluster create "${endpoints[@]}" --cluster-replicas 1 --cluster-yes \
-    >"$tmp/cluster-create.log" 2>&1 || { cat "$tmp/cluster-create.log" >&2; die "redis-cli --cluster create failed"; }
-fi
-# Wait for cluster_state:ok on every node (suoke cluster up already waited for it).
-for p in "${ports[@]}"; do
-  for i in $(seq 300); do
-    redis-cli -p "$p" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && break
-    sleep 0.1
-  done
-  redis-cli -p "$p" cluster info 2>/dev/null | grep -q '^cluster_state:ok' ||
-    die "node 127.0.0.1:$p did not report cluster_state:ok within 30 s"
-done
-url="redis-cluster://$(printf '127.0.0.1:%s,' "${ports[@]}")"
-url=${url%,}
-
-# flushall: FLUSHALL on every master (replicas follow).
-flushall() {
-  local p role
-  for p in "${ports[@]}"; do
-    role=$(redis-cli -p "$p" role 2>/dev/null | head -n 1)
-    if [ "$role" = master ]; then
-      [ "$(redis-cli -p "$p" flushall)" = OK ] || die "FLUSHALL on 127.0.0.1:$p failed"
-    fi
-  done
-}
+# `suoke cluster up` when this suoke has it, otherwise redis-server + redis-cli
+# --cluster create (bench/lib.sh); stopped by the exit trap.
+bench_make_tmp suoke-bench-sessions
+start_cluster "$tmp/cluster"
+base=$cluster_base
+url=$cluster_url
 
 # ---------------------------------------------------------------- runs
-load1=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
-if awk -v l="$load1" 'BEGIN { exit !(l >= 1.0) }'; then
-  note "WARNING: 1-minute load average is $load1 before the runs: other processes are busy, figures will be low and noisy"
-fi
+load1=$(warn_if_loaded)
 
 tools=() tests=() pipes=() opss=() statuses=()
 any_errors=0
@@ -304,9 +152,9 @@ run_suoke() {  # P
 }
 
 for P in "${depths[@]}"; do
-  flushall
+  flush_cluster
   run_redis_benchmark "$P"
-  flushall
+  flush_cluster
   run_suoke "$P"
 done
 
