@@ -140,6 +140,26 @@ struct RequestContext {
   // The chain's position: the index of the plan step to run next (ChainRunner).
   std::size_t next_step = 0;
 
+  // Makes this context what a default-constructed one is, except that the containers every
+  // proxied request fills keep their memory (the proxy reuses one context per connection
+  // instead of allocating and freeing these for every request). Built from a fresh context,
+  // so a field added later cannot leak from one request into the next.
+  void recycle() {
+    RequestContext fresh;
+    auto keep = [](auto& from, auto& to) {
+      from.clear();
+      to.swap(from);
+    };
+    keep(upstream_headers, fresh.upstream_headers);
+    keep(response_headers, fresh.response_headers);
+    keep(response_head, fresh.response_head);
+    keep(credential_id, fresh.credential_id);
+    keep(credential_identifier, fresh.credential_identifier);
+    keep(upstream_uri, fresh.upstream_uri);
+    keep(states_, fresh.states_);
+    *this = std::move(fresh);
+  }
+
   // Per-request, per-plugin scratch state, created on first use.
   template <class T>
   T& state(const void* owner) {

@@ -267,7 +267,7 @@ class ProxySession : public http::Connection,
     response_started_ = false;
     head_written_ = false;
     timed_out_ = false;
-    ctx_.reset();
+    ctx_ = nullptr;
     logged_ = false;
     upstream_answered_ = false;
     request_id_.clear();
@@ -342,7 +342,14 @@ class ProxySession : public http::Connection,
     }
 
     if (core_.options.plugins && route_has_plugins()) {
-      ctx_.emplace();
+      if (ctx_storage_) {
+        ctx_storage_->recycle();
+      } else {
+        ctx_storage_ = std::make_unique<ProxyContext>();
+        ctx_storage_->upstream_headers.reserve(8);
+        ctx_storage_->response_headers.reserve(8);
+      }
+      ctx_ = ctx_storage_.get();
       fill_context(*ctx_);
       core_.options.plugins->access(*ctx_);
       if (ctx_->suspended()) return wait_access();
@@ -754,11 +761,15 @@ class ProxySession : public http::Connection,
     int64_t proxy_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(t_upstream_ - t_head_).count();
 
-    std::optional<ResponseHead> head;
+    ResponseHead* head = nullptr;
     int out_status = status;
     if (ctx_) {
-      // Plugin path: materialise the head so header_filter can edit it.
-      head.emplace();
+      // Plugin path: materialise the head so header_filter can edit it. The list's memory
+      // is reused from request to request (head_storage_ and the context's response_head
+      // trade buffers below).
+      head = &head_storage_;
+      head->headers.clear();
+      head->headers.reserve(resp_headers_.size() + ctx_->response_headers.size() + 4);
       head->status = status;
       for (std::size_t i = 0; i < resp_headers_.size(); ++i) {
         bhttp::field f = resp_headers_.id(i);
@@ -767,7 +778,9 @@ class ProxySession : public http::Connection,
         if (!plain && listed_in_connection(connection, name)) continue;
         head->headers.emplace_back(name, resp_headers_.value(i));
       }
-      for (auto& h : ctx_->response_headers) head->headers.push_back(h);
+      // Moved: nothing reads the plugins' response headers after this point.
+      for (auto& h : ctx_->response_headers) head->headers.push_back(std::move(h));
+      ctx_->response_headers.clear();
       ctx_->status = status;
       ctx_->upstream_latency_ms = upstream_ms;
       ctx_->proxy_latency_ms = proxy_ms;
@@ -828,7 +841,8 @@ class ProxySession : public http::Connection,
     if (head) {
       // The log phase sees the head as the client got it, gateway-added headers included.
       ctx_->status = out_status;
-      ctx_->response_head = std::move(head->headers);
+      ctx_->response_head.clear();
+      ctx_->response_head.swap(head->headers);
       add_lines_to_head(std::string_view(out_).substr(added_begin), ctx_->response_head);
     }
 
@@ -1136,7 +1150,11 @@ class ProxySession : public http::Connection,
   std::shared_ptr<const Snapshot> snapshot_;
   router::Match match_;
   std::string_view path_, query_, host_;
-  std::optional<ProxyContext> ctx_;
+  // The current request's plugin context (null: no plugins run for it), in ctx_storage_,
+  // which is reused by the connection's next requests.
+  ProxyContext* ctx_ = nullptr;
+  std::unique_ptr<ProxyContext> ctx_storage_;
+  ResponseHead head_storage_;
   std::optional<StoreView> view_;
   std::shared_ptr<ProxySession> suspend_hold_;  // set while a plugin has suspended the request
   uint64_t suspend_gen_ = 0;

@@ -1,0 +1,202 @@
+// The proxy reuses one plugin context per connection (RequestContext::recycle keeps the
+// containers' memory): nothing a plugin set for one request may be visible to the next
+// request on the same keep-alive connection, neither to the plugins nor upstream nor in the
+// response.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "gateway/plugins/chain.h"
+#include "gateway/proxy/proxy_server.h"
+#include "gateway/router/router.h"
+#include "http/raw_client.h"
+#include "http/server.h"
+
+namespace suoke::gateway::proxy {
+namespace {
+
+using namespace std::chrono_literals;
+using suoke::testing::get_request;
+using suoke::testing::RawClient;
+
+http::Response echo(const http::Request& req) {
+  std::string body = req.method + " " + req.target + "\n";
+  for (const auto& [k, v] : req.headers) body += k + ": " + v + "\n";
+  return http::Response::text(200, body);
+}
+
+std::shared_ptr<const Snapshot> one_route(uint16_t upstream_port) {
+  auto snap = std::make_shared<Snapshot>();
+  Service s;
+  s.id = "service-0";
+  s.name = s.id;
+  s.host = "127.0.0.1";
+  s.port = upstream_port;
+  s.connect_timeout_ms = 1000;
+  snap->services.push_back(s);
+  Route r;
+  r.id = "route-0";
+  r.name = r.id;
+  r.paths = {"/"};
+  r.service_index = 0;
+  snap->routes.push_back(r);
+  EXPECT_TRUE(snap->compile_router().ok());
+  return snap;
+}
+
+// What the context looked like when a request's access phase began.
+struct Seen {
+  bool consumer = false;
+  std::string credential_id;
+  std::size_t upstream_headers = 0;
+  std::size_t response_headers = 0;
+  std::size_t response_head = 0;
+  int status = 0;
+  int tries = 0;
+  bool exit = false;
+  bool abort = false;
+  std::string upstream_uri;
+  int state_counter = 0;  // the plugin's per-request state, as found
+};
+
+// Marks everything it can on requests carrying X-Mark, and records what every request's
+// context held at the start of access.
+class MarkingRunner : public PluginRunner {
+ public:
+  struct Counter {
+    int n = 0;
+  };
+
+  void access(ProxyContext& ctx) override {
+    Seen s;
+    s.consumer = ctx.consumer != nullptr;
+    s.credential_id = ctx.credential_id;
+    s.upstream_headers = ctx.upstream_headers.size();
+    s.response_headers = ctx.response_headers.size();
+    s.response_head = ctx.response_head.size();
+    s.status = ctx.status;
+    s.tries = ctx.tries;
+    s.exit = ctx.exit.has_value();
+    s.abort = ctx.abort_response;
+    s.upstream_uri = ctx.upstream_uri;
+    Counter& counter = ctx.state<Counter>(this);
+    s.state_counter = counter.n;
+    {
+      std::lock_guard lock(mu);
+      seen.push_back(s);
+    }
+    if (ctx.request_headers->get("x-mark") != "1") return;
+    ++counter.n;
+    ctx.consumer = &consumer;
+    ctx.credential_id = "credential-of-the-first-request-0123456789";
+    ctx.upstream_headers.emplace_back("X-Marked-Upstream", "first-request-only-value-0123456789");
+    ctx.response_headers.emplace_back("X-Marked-Response", "first-request-only-value-0123456789");
+    if (ctx.request_headers->get("x-exit") == "1") {
+      ctx.exit = http::Response::json(403, R"({"message":"marked"})");
+    }
+  }
+  void header_filter(ProxyContext&, ResponseHead&) override {}
+  void body_filter(ProxyContext&, std::string&, bool) override {}
+  void log(const ProxyContext& ctx) override {
+    std::lock_guard lock(mu);
+    logged_head_sizes.push_back(ctx.response_head.size());
+  }
+
+  Consumer consumer{"c-1", "marked", ""};
+  std::mutex mu;
+  std::vector<Seen> seen;
+  std::vector<std::size_t> logged_head_sizes;
+};
+
+class ContextReuseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    upstream_ = std::make_unique<http::Server>("upstream", http::Limits{}, echo);
+    auto port = upstream_->listen({"127.0.0.1", 0});
+    ASSERT_TRUE(port.ok());
+    ASSERT_TRUE(upstream_->start(1).ok());
+    holder_ = std::make_unique<SnapshotHolder>(one_route(*port));
+    ProxyOptions options;
+    options.plugins = runner_;
+    proxy_ = std::make_unique<ProxyServer>(options, *holder_);
+    auto proxy_port = proxy_->listen({"127.0.0.1", 0});
+    ASSERT_TRUE(proxy_port.ok());
+    port_ = *proxy_port;
+    ASSERT_TRUE(proxy_->start(1).ok());
+  }
+  void TearDown() override {
+    if (proxy_) proxy_->stop(1s);
+    if (upstream_) upstream_->stop(1s);
+  }
+
+  void expect_clean(const Seen& s) {
+    EXPECT_FALSE(s.consumer);
+    EXPECT_EQ(s.credential_id, "");
+    EXPECT_EQ(s.upstream_headers, 0u);
+    EXPECT_EQ(s.response_headers, 0u);
+    EXPECT_EQ(s.response_head, 0u);
+    EXPECT_EQ(s.status, 0);
+    EXPECT_EQ(s.tries, 0);
+    EXPECT_FALSE(s.exit);
+    EXPECT_FALSE(s.abort);
+    EXPECT_EQ(s.upstream_uri, "");
+    EXPECT_EQ(s.state_counter, 0);
+  }
+
+  std::shared_ptr<MarkingRunner> runner_ = std::make_shared<MarkingRunner>();
+  std::unique_ptr<http::Server> upstream_;
+  std::unique_ptr<SnapshotHolder> holder_;
+  std::unique_ptr<ProxyServer> proxy_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(ContextReuseTest, NothingOfAProxiedRequestReachesTheNextOne) {
+  RawClient client(port_);
+  ASSERT_TRUE(client.send(get_request("/one", "X-Mark: 1\r\n")));
+  auto first = client.read_response();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200);
+  EXPECT_NE(first->body.find("X-Marked-Upstream: first-request-only-value"), std::string::npos)
+      << first->body;
+  EXPECT_EQ(first->header("x-marked-response"), "first-request-only-value-0123456789");
+
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(client.send(get_request("/two")));
+    auto next = client.read_response();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->status, 200);
+    EXPECT_EQ(next->body.find("X-Marked-Upstream"), std::string::npos) << next->body;
+    EXPECT_EQ(next->header("x-marked-response"), "");
+  }
+  std::lock_guard lock(runner_->mu);
+  ASSERT_EQ(runner_->seen.size(), 4u);
+  for (const Seen& s : runner_->seen) expect_clean(s);
+  ASSERT_EQ(runner_->logged_head_sizes.size(), 4u);
+  // The upstream's head, plus the plugin's header on the first response only.
+  EXPECT_EQ(runner_->logged_head_sizes[0], runner_->logged_head_sizes[1] + 1);
+  EXPECT_EQ(runner_->logged_head_sizes[1], runner_->logged_head_sizes[3]);
+}
+
+TEST_F(ContextReuseTest, NothingOfAnExitReachesTheNextRequest) {
+  RawClient client(port_);
+  ASSERT_TRUE(client.send(get_request("/one", "X-Mark: 1\r\nX-Exit: 1\r\n")));
+  auto first = client.read_response();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 403);
+  ASSERT_TRUE(client.send(get_request("/two")));
+  auto next = client.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200);
+  EXPECT_EQ(next->body.find("X-Marked-Upstream"), std::string::npos) << next->body;
+  EXPECT_EQ(next->header("x-marked-response"), "");
+  std::lock_guard lock(runner_->mu);
+  ASSERT_EQ(runner_->seen.size(), 2u);
+  for (const Seen& s : runner_->seen) expect_clean(s);
+}
+
+}  // namespace
+}  // namespace suoke::gateway::proxy
