@@ -601,9 +601,11 @@ TEST_F(MigrateResumeTest, CtrlCSavesTheCheckpointAndResumeFinishes) {
   auto cp = load_checkpoint(checkpoint_);
   ASSERT_TRUE(cp.ok()) << cp.error().message;
   EXPECT_LT(cp->counts.migrated, static_cast<uint64_t>(kKeys));
-  // The final checkpoint covers every key the interrupted run reported (its batches all
-  // finished: Ctrl-C waits for the batches in flight).
-  EXPECT_EQ(cp->counts.migrated, static_cast<uint64_t>(j["migrated"].to_number<int64_t>()));
+  // The final checkpoint counts only batches written completely and in SCAN order: at most
+  // what the interrupted run reported (a batch finished after an unfinished earlier one is
+  // copied again by the resume).
+  EXPECT_GT(cp->counts.migrated, 0u);
+  EXPECT_LE(cp->counts.migrated, static_cast<uint64_t>(j["migrated"].to_number<int64_t>()));
   // A resume with other flags is refused, and writes nothing.
   const uint64_t before = target_dbsize();
   auto wrong = run_cli(args({"--resume", "--match", "r:1*"}));
