@@ -861,5 +861,34 @@ TEST_F(MigrateTest, StopThenResumeClusterSource) {
                    [] { return static_cast<uint64_t>(std::stoull(source().cli("DBSIZE"))); });
 }
 
+
+// Not a terminal: a progress line every --progress-interval seconds (8,000 keys at 5,000
+// keys/s take at least 1.6 s, so a 1 s interval prints at least one), then the JSON report.
+TEST_F(MigrateTest, ProgressLinesAndJsonReportFields) {
+  std::vector<redis::Command> cmds;
+  for (int i = 0; i < 8000; ++i) cmds.push_back({"SET", "pg:" + std::to_string(i), "v"});
+  (void)src_->exec_pipeline(std::move(cmds));
+  auto dir = suoke::testing::redis_detail::make_temp_dir("suoke-migrate-progress");
+  auto run = run_cli({"--from", source().url(), "--to", cluster().seed_url(), "--max-rate", "5000",
+                      "--progress-interval", "1", "--json", "--checkpoint", dir + "/cp"});
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  auto line = run.out.find("migrate: ");
+  ASSERT_NE(line, std::string::npos) << run.out;
+  std::string progress = run.out.substr(line, run.out.find('\n', line) - line);
+  for (const char* part : {"/8000 keys", "%", "keys/s", "MB/s", "ETA", "errors"}) {
+    EXPECT_NE(progress.find(part), std::string::npos) << part << " in " << progress;
+  }
+  EXPECT_EQ(progress.find('\r'), std::string::npos) << "no bar redrawn in place in a log";
+  auto j = json_of(run.out);
+  for (const char* f : {"migrated", "skipped", "expired", "vanished", "failed", "typed", "bytes", "seconds",
+                        "keys_per_sec"}) {
+    EXPECT_TRUE(j.contains(f)) << f;
+  }
+  EXPECT_EQ(j["migrated"].to_number<int64_t>(), 8000);
+  EXPECT_EQ(j["typed"].to_number<int64_t>(), 0);
+  EXPECT_GE(j["seconds"].to_number<double>(), 1.5);
+}
+
 }  // namespace
 }  // namespace suoke::migrate
