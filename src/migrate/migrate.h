@@ -69,6 +69,7 @@ struct MigrateOptions {
   // Read TTLs with PTTL even when the source has PEXPIRETIME (tests cover both paths).
   bool force_pttl = false;
   // Test hook: runs with each batch's keys after SCAN returned them and before they are read.
+  // Both hooks run on the writer threads, concurrently when parallel > 1.
   std::function<void(const std::vector<std::string>& keys)> before_read;
   // Test hook: may rewrite each DUMP payload before it is RESTOREd (e.g. bump its RDB version
   // so the target rejects it and the typed fallback is taken).

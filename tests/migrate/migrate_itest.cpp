@@ -20,6 +20,7 @@
 #include <chrono>
 #include <algorithm>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <random>
 #include <set>
@@ -73,7 +74,20 @@ struct Run {
   int exit_code = -1;
   std::string out;  // stdout + stderr
 };
+// A directory for the checkpoints of CLI runs that do not name one (a run that stops early
+// keeps its checkpoint; the default would be in the current directory).
+const std::string& scratch_dir() {
+  struct Dir {
+    std::string path = suoke::testing::redis_detail::make_temp_dir("suoke-migrate-itest");
+    ~Dir() { std::filesystem::remove_all(path); }
+  };
+  static Dir dir;
+  return dir.path;
+}
 Run run_cli(std::vector<std::string> args) {
+  if (std::find(args.begin(), args.end(), "--checkpoint") == args.end()) {
+    args.insert(args.end(), {"--checkpoint", scratch_dir() + "/run.checkpoint"});
+  }
   args.insert(args.begin(), {SUOKE_BINARY, "migrate"});
   Run r;
   r.out = suoke::testing::redis_detail::run_capture(args, &r.exit_code, /*merge_stderr=*/true);
@@ -333,9 +347,11 @@ TEST_F(MigrateTest, KeyDeletedBetweenScanAndDumpIsCounted) {
   auto o = options();
   o.batch = 50;
   std::set<std::string> deleted;
+  std::mutex deleted_mu;  // the hook runs on the writer threads
   o.before_read = [&](const std::vector<std::string>& keys) {
     for (std::size_t i = 0; i < keys.size(); i += 10) {
       exec(*src_, {"DEL", keys[i]});
+      std::lock_guard lock(deleted_mu);
       deleted.insert(keys[i]);
     }
   };
@@ -681,7 +697,7 @@ TEST_F(MigrateTest, BigKeysAreCopiedByType) {
 TEST_F(MigrateTest, RejectedPayloadFallsBackToTypedCopy) {
   fill_every_type();
   auto o = options();
-  uint64_t rewritten = 0;
+  std::atomic<uint64_t> rewritten{0};
   o.rewrite_dump = [&](const std::string& key, std::string& payload) {
     if (key != "list" && key != "stream") return;
     ++rewritten;
