@@ -60,7 +60,7 @@ TEST(JsonString, EscapesQuotesBackslashesAndControlBytesOnly) {
   EXPECT_EQ(out, "\"\"");
 }
 
-TEST(JsonString, EveryByteAtEveryPositionOfLongStrings) {
+TEST(JsonString, EveryByteAtEveryPositionOfStringsUpToFortyBytes) {
   // The scan works sixteen bytes at a time: every byte value, at every offset of a string
   // longer than two blocks, must be escaped exactly as one byte at a time would.
   auto reference = [](std::string_view s) {
@@ -79,13 +79,22 @@ TEST(JsonString, EveryByteAtEveryPositionOfLongStrings) {
     }
     return out + "\"";
   };
-  for (int byte = 0; byte < 256; ++byte) {
-    for (std::size_t at = 0; at < 40; ++at) {
-      std::string s(40, 'x');
-      s[at] = static_cast<char>(byte);
-      std::string out;
-      append_json_string(out, s);
-      ASSERT_EQ(out, reference(s)) << "byte " << byte << " at " << at;
+  for (std::size_t length = 1; length <= 40; ++length) {
+    for (int byte = 0; byte < 256; ++byte) {
+      for (std::size_t at = 0; at < length; ++at) {
+        std::string s(length, 'x');
+        s[at] = static_cast<char>(byte);
+        std::string out = "prefix";
+        append_json_string(out, s);
+        ASSERT_EQ(out, "prefix" + reference(s)) << "byte " << byte << " at " << at << " of " << length;
+        // Two bytes to escape: the scan resumes after the first one.
+        if (at + 1 < length) {
+          s[length - 1] = '"';
+          out.clear();
+          append_json_string(out, s);
+          ASSERT_EQ(out, reference(s)) << "byte " << byte << " at " << at << " of " << length;
+        }
+      }
     }
   }
   std::string mixed;

@@ -94,23 +94,23 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
+// A string literal, its length known at compile time (no strlen per call).
+template <std::size_t N>
+void append_literal(std::string& out, const char (&text)[N]) {
+  out.append(text, N - 1);
+}
+
 // Appends `s` lower-cased as a JSON string (a header name: Kong's header tables are keyed by
 // lower-case names).
 void append_lower_json_string(std::string& out, std::string_view s) {
-  char small[128];
-  if (s.size() <= sizeof small) {
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      char c = s[i];
-      small[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    }
-    append_json_string(out, std::string_view(small, s.size()));
-    return;
+  // Escaping and lower-casing commute (escapes only add '\\', '"', digits and lower-case
+  // letters), so the name is escaped into `out` and then lower-cased there: no copy.
+  const std::size_t start = out.size();
+  append_json_string(out, s);
+  char* p = out.data();
+  for (std::size_t i = start + 1, end = out.size() - 1; i < end; ++i) {
+    if (p[i] >= 'A' && p[i] <= 'Z') p[i] = static_cast<char>(p[i] - 'A' + 'a');
   }
-  std::string lowered(s);
-  for (char& c : lowered) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  append_json_string(out, lowered);
 }
 
 bool is_redacted(std::string_view name) {
@@ -135,7 +135,7 @@ void write_header_table(std::string& out, std::size_t count, Names name_of, Valu
     append_lower_json_string(out, name);
     out.push_back(':');
     if (redact && is_redacted(name)) {
-      out.append("\"REDACTED\"");
+      append_literal(out, "\"REDACTED\"");
       continue;
     }
     std::size_t repeats = 0;
@@ -380,60 +380,60 @@ void serialize_into(std::string& out, const RequestContext& ctx, const SnapshotF
   // Fragments only serve the snapshot they were built from.
   if (fragments != nullptr && fragments->snapshot != ctx.snapshot) fragments = nullptr;
 
-  out.append("{\"request\":{\"uri\":\"");
+  append_literal(out, "{\"request\":{\"uri\":\"");
   append_json_escaped(out, ctx.path);
   if (!ctx.query.empty()) {
     out.push_back('?');
     append_json_escaped(out, ctx.query);
   }
-  out.append("\",\"url\":\"http://");
+  append_literal(out, "\",\"url\":\"http://");
   append_json_escaped(out, ctx.host.empty() ? std::string_view("localhost") : ctx.host);
   append_json_escaped(out, ctx.path);
   if (!ctx.query.empty()) {
     out.push_back('?');
     append_json_escaped(out, ctx.query);
   }
-  out.append("\",\"querystring\":");
+  append_literal(out, "\",\"querystring\":");
   if (ctx.query.empty()) {
-    out.append("{}");
+    append_literal(out, "{}");
   } else {
     JsonWriter w(out);
     write_query_table(w, ctx.query);
   }
-  out.append(",\"method\":");
+  append_literal(out, ",\"method\":");
   append_json_string(out, ctx.method);
-  out.append(",\"headers\":");
+  append_literal(out, ",\"headers\":");
   if (ctx.request_headers != nullptr) {
     const HeaderView& h = *ctx.request_headers;
     write_header_table(
         out, h.size(), [&h](std::size_t i) { return h.name(i); }, [&h](std::size_t i) { return h.value(i); },
         true);
   } else {
-    out.append("{}");
+    append_literal(out, "{}");
   }
-  out.append(",\"size\":");
+  append_literal(out, ",\"size\":");
   append_uint(out, request_size(ctx));
-  out.append("},\"upstream_uri\":");
+  append_literal(out, "},\"upstream_uri\":");
   append_json_string(out, ctx.upstream_uri);
   bool from_service = !ctx.exit && ctx.upstream_latency_ms >= 0;
-  out.append(",\"upstream_status\":\"");
+  append_literal(out, ",\"upstream_status\":\"");
   if (from_service) append_int(out, ctx.status);
-  out.append("\",\"response\":{\"status\":");
+  append_literal(out, "\",\"response\":{\"status\":");
   append_int(out, ctx.status);
-  out.append(",\"headers\":");
+  append_literal(out, ",\"headers\":");
   const http::HeaderList& rh = ctx.response_head;
   write_header_table(
       out, rh.size(), [&rh](std::size_t i) -> std::string_view { return rh[i].first; },
       [&rh](std::size_t i) -> std::string_view { return rh[i].second; }, false);
-  out.append(",\"size\":");
+  append_literal(out, ",\"size\":");
   append_uint(out, response_size(ctx));
-  out.append("},\"latencies\":{\"kong\":");
+  append_literal(out, "},\"latencies\":{\"kong\":");
   append_int(out, ctx.proxy_latency_ms);
-  out.append(",\"proxy\":");
+  append_literal(out, ",\"proxy\":");
   append_int(out, ctx.upstream_latency_ms);
-  out.append(",\"request\":");
+  append_literal(out, ",\"request\":");
   append_int(out, ctx.request_latency_ms);
-  out.append(",\"receive\":0},\"tries\":[");
+  append_literal(out, ",\"receive\":0},\"tries\":[");
   if (ctx.service != nullptr && ctx.tries > 0) {
     std::size_t service_index = fragments ? index_in(ctx.snapshot->services, ctx.service) : std::string::npos;
     std::string computed;
@@ -447,17 +447,17 @@ void serialize_into(std::string& out, const RequestContext& ctx, const SnapshotF
   out.push_back(']');
 
   if (!ctx.credential_id.empty()) {
-    out.append(",\"authenticated_entity\":{\"id\":");
+    append_literal(out, ",\"authenticated_entity\":{\"id\":");
     append_json_string(out, ctx.credential_id);
     if (ctx.consumer != nullptr) {
-      out.append(",\"consumer_id\":{\"id\":");
+      append_literal(out, ",\"consumer_id\":{\"id\":");
       append_json_string(out, ctx.consumer->id);
       out.push_back('}');
     }
     out.push_back('}');
   }
   if (ctx.route != nullptr && ctx.snapshot != nullptr) {
-    out.append(",\"route\":");
+    append_literal(out, ",\"route\":");
     std::size_t i = fragments ? index_in(ctx.snapshot->routes, ctx.route) : std::string::npos;
     if (i != std::string::npos) {
       out.append(fragments->routes[i]);
@@ -466,7 +466,7 @@ void serialize_into(std::string& out, const RequestContext& ctx, const SnapshotF
     }
   }
   if (ctx.service != nullptr) {
-    out.append(",\"service\":");
+    append_literal(out, ",\"service\":");
     std::size_t i = fragments ? index_in(ctx.snapshot->services, ctx.service) : std::string::npos;
     if (i != std::string::npos) {
       out.append(fragments->services[i]);
@@ -475,7 +475,7 @@ void serialize_into(std::string& out, const RequestContext& ctx, const SnapshotF
     }
   }
   if (ctx.consumer != nullptr) {
-    out.append(",\"consumer\":");
+    append_literal(out, ",\"consumer\":");
     std::size_t i = fragments ? index_in(ctx.snapshot->consumers, ctx.consumer) : std::string::npos;
     if (i != std::string::npos) {
       out.append(fragments->consumers[i]);
@@ -483,13 +483,19 @@ void serialize_into(std::string& out, const RequestContext& ctx, const SnapshotF
       out.append(consumer_fragment(*ctx.consumer));
     }
   }
-  out.append(",\"client_ip\":");
+  append_literal(out, ",\"client_ip\":");
   append_json_string(out, ctx.client_ip);
-  out.append(",\"started_at\":");
+  append_literal(out, ",\"started_at\":");
   append_int(out, ctx.started_at_ms);
   // kong.response.get_source(): "service", "exit" (a plugin answered) or "error".
-  out.append(ctx.exit ? ",\"source\":\"exit\"" : (from_service ? ",\"source\":\"service\"" : ",\"source\":\"error\""));
-  out.append(",\"workspace_name\":\"default\"}");
+  if (ctx.exit) {
+    append_literal(out, ",\"source\":\"exit\"");
+  } else if (from_service) {
+    append_literal(out, ",\"source\":\"service\"");
+  } else {
+    append_literal(out, ",\"source\":\"error\"");
+  }
+  append_literal(out, ",\"workspace_name\":\"default\"}");
 }
 
 std::string serialize(const RequestContext& ctx, const SnapshotFragments* fragments) {
