@@ -106,6 +106,37 @@ void append_json_escaped(std::string& out, std::string_view s) {
   out.append(data + run, n - run);
 }
 
+char* write_json_escaped(char* out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const char* data = s.data();
+  const std::size_t n = s.size();
+  std::size_t run = 0;
+  for (std::size_t i = next_escape(data, 0, n); i < n; i = next_escape(data, i + 1, n)) {
+    std::memcpy(out, data + run, i - run);
+    out += i - run;
+    run = i + 1;
+    auto c = static_cast<unsigned char>(data[i]);
+    *out++ = '\\';
+    switch (c) {
+      case '"': *out++ = '"'; break;
+      case '\\': *out++ = '\\'; break;
+      case '\n': *out++ = 'n'; break;
+      case '\r': *out++ = 'r'; break;
+      case '\t': *out++ = 't'; break;
+      case '\b': *out++ = 'b'; break;
+      case '\f': *out++ = 'f'; break;
+      default:
+        *out++ = 'u';
+        *out++ = '0';
+        *out++ = '0';
+        *out++ = kHex[c >> 4];
+        *out++ = kHex[c & 15];
+    }
+  }
+  if (n > run) std::memcpy(out, data + run, n - run);
+  return out + (n - run);
+}
+
 void append_json_string(std::string& out, std::string_view s) {
   const std::size_t n = s.size();
   if (next_escape(s.data(), 0, n) == n) {

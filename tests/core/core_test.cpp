@@ -87,6 +87,10 @@ TEST(JsonString, EveryByteAtEveryPositionOfStringsUpToFortyBytes) {
         std::string out = "prefix";
         append_json_string(out, s);
         ASSERT_EQ(out, "prefix" + reference(s)) << "byte " << byte << " at " << at << " of " << length;
+        // The pointer writer, into a buffer of the documented size, gives the same bytes.
+        std::string buffer(kMaxJsonEscapeGrowth * length, '?');
+        char* end = write_json_escaped(buffer.data(), s);
+        ASSERT_EQ("\"" + std::string(buffer.data(), end) + "\"", reference(s));
         // Two bytes to escape: the scan resumes after the first one.
         if (at + 1 < length) {
           s[length - 1] = '"';

@@ -11,6 +11,7 @@
 
 #include "gateway/plugins/file_log/handler.h"
 #include "gateway/plugins/file_log/writer.h"
+#include "gateway/plugins/log_phase.h"
 #include "telemetry/metrics.h"
 
 namespace suoke::gateway::plugins::file_log {
@@ -304,6 +305,112 @@ TEST(FileLogSerializeTest, SnapshotFragmentsGiveTheSameRecord) {
   auto w = boost::json::parse(serialize(ctx, fragments.get())).as_object();
   EXPECT_EQ(w.at("consumer").at("username").as_string(), "carol");
   EXPECT_EQ(w.at("service").at("port").as_int64(), 9090);
+}
+
+// A context with every part of the record: repeated, redacted and escaped headers, a query
+// string, two tries, a consumer and a credential.
+struct RichRequest {
+  class Headers : public HeaderView {
+   public:
+    std::size_t size() const override { return 6; }
+    std::string_view name(std::size_t i) const override {
+      static const char* n[] = {"Host", "X-Dup", "Authorization", "x-DUP", "X-Esc", "Accept"};
+      return n[i];
+    }
+    std::string_view value(std::size_t i) const override {
+      static const std::string v[] = {"api.example:8000", "one", "Bearer abc", "two",
+                                      std::string("q\"b\\s\x01\n", 7), "*/*"};
+      return v[i];
+    }
+    std::string_view get(std::string_view) const override { return {}; }
+  } headers;
+  Snapshot snapshot;
+  RequestContext ctx;
+
+  RichRequest() {
+    Service s;
+    s.id = "svc-1";
+    s.name = "health";
+    s.host = "10.0.0.1";
+    s.port = 8080;
+    s.path = "/base";
+    snapshot.services.push_back(s);
+    Route r;
+    r.id = "route-1";
+    r.name = "health-route";
+    r.methods = {"GET", "POST"};
+    r.hosts = {"api.example"};
+    r.paths = {"/health"};
+    r.created_at = 1700000000;
+    r.service_index = 0;
+    snapshot.routes.push_back(r);
+    snapshot.consumers.push_back(Consumer{"c-1", "alice", "A-1"});
+    ctx.snapshot = &snapshot;
+    ctx.route = &snapshot.routes[0];
+    ctx.service = &snapshot.services[0];
+    ctx.consumer = &snapshot.consumers[0];
+    ctx.credential_id = "cred-1";
+    ctx.method = "GET";
+    ctx.host = "api.example:8000";
+    ctx.path = "/health/\"x\"";
+    ctx.query = "a=1&b&a=%202";
+    ctx.client_ip = "10.1.2.3";
+    ctx.request_headers = &headers;
+    ctx.started_at_ms = 1700000000123;
+    ctx.status = 200;
+    ctx.upstream_latency_ms = 12;
+    ctx.proxy_latency_ms = 3;
+    ctx.request_latency_ms = 15;
+    ctx.upstream_uri = "/base/x?a=1&b&a=%202";
+    ctx.tries = 2;
+    ctx.response_head = {{"Content-Type", "application/json"}, {"Set-Cookie", "a=1"},
+                         {"X-Request-Id", "id-1"}, {"set-cookie", "b=2"}};
+    ctx.response_body_bytes = 20;
+  }
+};
+
+TEST(FileLogSerializeTest, ExactRecordText) {
+  // The whole line, byte for byte (the text Kong's serializer gives, in our field order).
+  RichRequest r;
+  const std::string expected =
+      R"({"request":{"uri":"/health/\"x\"?a=1&b&a=%202","url":"http://api.example:8000/health/\"x\"?a=1&b&a=%202",)"
+      R"("querystring":{"a":["1"," 2"],"b":true},"method":"GET","headers":{"host":"api.example:8000",)"
+      R"("x-dup":["one","two"],"authorization":"REDACTED","x-esc":"q\"b\\s\u0001\n","accept":"*/*"},"size":SIZE_IN},)"
+      R"("upstream_uri":"/base/x?a=1&b&a=%202","upstream_status":"200","response":{"status":200,)"
+      R"("headers":{"content-type":"application/json","set-cookie":["a=1","b=2"],"x-request-id":"id-1"},"size":SIZE_OUT},)"
+      R"("latencies":{"kong":3,"proxy":12,"request":15,"receive":0},)"
+      R"("tries":[{"ip":"10.0.0.1","port":8080},{"ip":"10.0.0.1","port":8080}],)"
+      R"("authenticated_entity":{"id":"cred-1","consumer_id":{"id":"c-1"}},)"
+      R"("route":{"id":"route-1","name":"health-route","protocols":["http","https"],"methods":["GET","POST"],)"
+      R"("hosts":["api.example"],"paths":["/health"],"regex_priority":0,"strip_path":true,"preserve_host":false,)"
+      R"("path_handling":"v0","created_at":1700000000,"service":{"id":"svc-1"}},)"
+      R"("service":{"id":"svc-1","name":"health","protocol":"http","host":"10.0.0.1","port":8080,"path":"/base",)"
+      R"("retries":5,"connect_timeout":60000,"write_timeout":60000,"read_timeout":60000,"enabled":true},)"
+      R"("consumer":{"id":"c-1","username":"alice","custom_id":"A-1"},"client_ip":"10.1.2.3",)"
+      R"("started_at":1700000000123,"source":"service","workspace_name":"default"})";
+  std::string want = expected;
+  want.replace(want.find("SIZE_IN"), 7, std::to_string(request_size(r.ctx)));
+  want.replace(want.find("SIZE_OUT"), 8, std::to_string(response_size(r.ctx)));
+  EXPECT_EQ(serialize(r.ctx), want);
+  auto fragments = build_fragments(r.snapshot);
+  EXPECT_EQ(serialize(r.ctx, fragments.get()), want);
+  std::string appended = "previous line\n";
+  serialize_into(appended, r.ctx, fragments.get());
+  EXPECT_EQ(appended, "previous line\n" + want);
+
+  // An exit without upstream, no route/service/consumer: the optional parts disappear.
+  RequestContext bare;
+  bare.method = "OPTIONS";
+  bare.path = "/";
+  bare.status = 401;
+  bare.exit = http::Response::json(401, "{}");
+  EXPECT_EQ(serialize(bare),
+            R"({"request":{"uri":"/","url":"http://localhost/","querystring":{},"method":"OPTIONS",)"
+            R"("headers":{},"size":)" + std::to_string(request_size(bare)) +
+                R"(},"upstream_uri":"","upstream_status":"","response":{"status":401,"headers":{},"size":)" +
+                std::to_string(response_size(bare)) +
+                R"(},"latencies":{"kong":0,"proxy":-1,"request":0,"receive":0},"tries":[],)"
+                R"("client_ip":"","started_at":0,"source":"exit","workspace_name":"default"})");
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 #include "gateway/plugins/file_log/handler.h"
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <charconv>
 #include <functional>
 #include <optional>
@@ -94,27 +96,59 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-// A string literal, its length known at compile time (no strlen per call).
-template <std::size_t N>
-void append_literal(std::string& out, const char (&text)[N]) {
-  out.append(text, N - 1);
-}
+// Writes the record into a buffer sized once (record_bound()), through a plain pointer: no
+// capacity check, no std::string call per piece. Every write stays within the bound.
+class Cursor {
+ public:
+  explicit Cursor(char* p) : p_(p) {}
+  char* position() const { return p_; }
 
-// Appends `s` lower-cased as a JSON string (a header name: Kong's header tables are keyed by
-// lower-case names).
-void append_lower_json_string(std::string& out, std::string_view s) {
-  // Escaping and lower-casing commute (escapes only add '\\', '"', digits and lower-case
-  // letters), so the name is escaped into `out` and then lower-cased there: no copy.
-  const std::size_t start = out.size();
-  append_json_string(out, s);
-  char* p = out.data();
-  for (std::size_t i = start + 1, end = out.size() - 1; i < end; ++i) {
-    if (p[i] >= 'A' && p[i] <= 'Z') p[i] = static_cast<char>(p[i] - 'A' + 'a');
+  template <std::size_t N>
+  void literal(const char (&text)[N]) {
+    std::memcpy(p_, text, N - 1);
+    p_ += N - 1;
   }
-}
+  void raw(std::string_view s) {
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  void put(char c) { *p_++ = c; }
+  void escaped(std::string_view s) { p_ = write_json_escaped(p_, s); }
+  void string(std::string_view s) {
+    put('"');
+    escaped(s);
+    put('"');
+  }
+  // Escaping and lower-casing commute (escapes only add '\\', '"', digits and lower-case
+  // letters), so the text is lower-cased where it was written.
+  void lower_string(std::string_view s) {
+    char* begin = p_ + 1;
+    string(s);
+    for (char* c = begin; c < p_ - 1; ++c) {
+      if (*c >= 'A' && *c <= 'Z') *c = static_cast<char>(*c - 'A' + 'a');
+    }
+  }
+  void number(int64_t v) { p_ = std::to_chars(p_, p_ + kMaxNumber, v).ptr; }
+  void number(uint64_t v) { p_ = std::to_chars(p_, p_ + kMaxNumber, v).ptr; }
+
+  static constexpr std::size_t kMaxNumber = 24;
+
+ private:
+  char* p_;
+};
 
 bool is_redacted(std::string_view name) {
   return http::iequals(name, "authorization") || http::iequals(name, "proxy-authorization");
+}
+
+// Room a header table may take: every name and value escaped, plus punctuation.
+template <class Names, class Values>
+std::size_t header_table_bound(std::size_t count, Names name_of, Values value_of) {
+  std::size_t n = 2;
+  for (std::size_t i = 0; i < count; ++i) {
+    n += kMaxJsonEscapeGrowth * (name_of(i).size() + value_of(i).size()) + 16;  // quotes, ':', ',', '[]', "REDACTED"
+  }
+  return n;
 }
 
 // Kong's header tables: lower-case names in first-seen order, a repeated header becomes an
@@ -122,50 +156,38 @@ bool is_redacted(std::string_view name) {
 // header list, without building a table: a name is written where it first appears, with the
 // values of its later repetitions (headers are few, so the quadratic scan is cheap).
 template <class Names, class Values>
-void write_header_table(std::string& out, std::size_t count, Names name_of, Values value_of, bool redact) {
-  out.push_back('{');
+void write_header_table(Cursor& out, std::size_t count, Names name_of, Values value_of, bool redact) {
+  out.put('{');
   bool first = true;
   for (std::size_t i = 0; i < count; ++i) {
     std::string_view name = name_of(i);
     bool seen_before = false;
     for (std::size_t j = 0; j < i && !seen_before; ++j) seen_before = http::iequals(name_of(j), name);
     if (seen_before) continue;
-    if (!first) out.push_back(',');
+    if (!first) out.put(',');
     first = false;
-    append_lower_json_string(out, name);
-    out.push_back(':');
+    out.lower_string(name);
+    out.put(':');
     if (redact && is_redacted(name)) {
-      append_literal(out, "\"REDACTED\"");
+      out.literal("\"REDACTED\"");
       continue;
     }
     std::size_t repeats = 0;
     for (std::size_t j = i + 1; j < count; ++j) repeats += http::iequals(name_of(j), name) ? 1 : 0;
     if (repeats == 0) {
-      append_json_string(out, value_of(i));
+      out.string(value_of(i));
       continue;
     }
-    out.push_back('[');
-    append_json_string(out, value_of(i));
+    out.put('[');
+    out.string(value_of(i));
     for (std::size_t j = i + 1; j < count; ++j) {
       if (!http::iequals(name_of(j), name)) continue;
-      out.push_back(',');
-      append_json_string(out, value_of(j));
+      out.put(',');
+      out.string(value_of(j));
     }
-    out.push_back(']');
+    out.put(']');
   }
-  out.push_back('}');
-}
-
-void append_int(std::string& out, int64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-void append_uint(std::string& out, uint64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
+  out.put('}');
 }
 
 std::string percent_decode(std::string_view s) {
@@ -376,131 +398,179 @@ std::shared_ptr<const SnapshotFragments> build_fragments(const Snapshot& snapsho
   return f;
 }
 
-void serialize_into(std::string& out, const RequestContext& ctx, const SnapshotFragments* fragments) {
+namespace {
+
+// What a record needs besides the context: the snapshot-level objects (from the fragments, or
+// serialized now for a context of another snapshot), the query table, and the buffer size.
+struct RecordParts {
+  std::string_view route, service, one_try, consumer;  // empty: absent
+  std::string route_text, service_text, try_text, consumer_text, query_json;  // when computed
+  std::size_t bound = 0;
+};
+
+std::size_t string_bound(std::string_view s) { return kMaxJsonEscapeGrowth * s.size() + 2; }
+
+void prepare(RecordParts& parts, const RequestContext& ctx, const SnapshotFragments* fragments) {
   // Fragments only serve the snapshot they were built from.
   if (fragments != nullptr && fragments->snapshot != ctx.snapshot) fragments = nullptr;
-
-  append_literal(out, "{\"request\":{\"uri\":\"");
-  append_json_escaped(out, ctx.path);
-  if (!ctx.query.empty()) {
-    out.push_back('?');
-    append_json_escaped(out, ctx.query);
+  if (ctx.route != nullptr && ctx.snapshot != nullptr) {
+    std::size_t i = fragments ? index_in(ctx.snapshot->routes, ctx.route) : std::string::npos;
+    parts.route = i != std::string::npos ? std::string_view(fragments->routes[i])
+                                         : std::string_view(parts.route_text = route_fragment(*ctx.route, *ctx.snapshot));
   }
-  append_literal(out, "\",\"url\":\"http://");
-  append_json_escaped(out, ctx.host.empty() ? std::string_view("localhost") : ctx.host);
-  append_json_escaped(out, ctx.path);
-  if (!ctx.query.empty()) {
-    out.push_back('?');
-    append_json_escaped(out, ctx.query);
+  if (ctx.service != nullptr) {
+    std::size_t i = fragments ? index_in(ctx.snapshot->services, ctx.service) : std::string::npos;
+    if (i != std::string::npos) {
+      parts.service = fragments->services[i];
+      parts.one_try = fragments->tries[i];
+    } else {
+      parts.service = parts.service_text = service_fragment(*ctx.service);
+      parts.one_try = parts.try_text = try_fragment(*ctx.service);
+    }
   }
-  append_literal(out, "\",\"querystring\":");
-  if (ctx.query.empty()) {
-    append_literal(out, "{}");
-  } else {
-    JsonWriter w(out);
+  if (ctx.consumer != nullptr) {
+    std::size_t i = fragments ? index_in(ctx.snapshot->consumers, ctx.consumer) : std::string::npos;
+    parts.consumer = i != std::string::npos ? std::string_view(fragments->consumers[i])
+                                            : std::string_view(parts.consumer_text = consumer_fragment(*ctx.consumer));
+  }
+  if (!ctx.query.empty()) {
+    JsonWriter w(parts.query_json);
     write_query_table(w, ctx.query);
   }
-  append_literal(out, ",\"method\":");
-  append_json_string(out, ctx.method);
-  append_literal(out, ",\"headers\":");
+
+  std::size_t n = 1024;  // the fixed keys and punctuation (about 400 bytes) and the numbers
+  n += 2 * (string_bound(ctx.path) + string_bound(ctx.query));  // uri and url
+  n += string_bound(ctx.host.empty() ? std::string_view("localhost") : ctx.host);
+  n += string_bound(ctx.method) + string_bound(ctx.upstream_uri) + string_bound(ctx.client_ip);
+  n += string_bound(ctx.credential_id) + (ctx.consumer ? string_bound(ctx.consumer->id) : 0);
+  n += parts.query_json.size() + parts.route.size() + parts.service.size() + parts.consumer.size();
+  if (ctx.tries > 0) n += static_cast<std::size_t>(ctx.tries) * (parts.one_try.size() + 1);
+  if (ctx.request_headers != nullptr) {
+    const HeaderView& h = *ctx.request_headers;
+    n += header_table_bound(
+        h.size(), [&h](std::size_t i) { return h.name(i); }, [&h](std::size_t i) { return h.value(i); });
+  }
+  const http::HeaderList& rh = ctx.response_head;
+  n += header_table_bound(
+      rh.size(), [&rh](std::size_t i) -> std::string_view { return rh[i].first; },
+      [&rh](std::size_t i) -> std::string_view { return rh[i].second; });
+  parts.bound = n;
+}
+
+char* write_record(char* begin, const RequestContext& ctx, const RecordParts& parts) {
+  Cursor out(begin);
+  out.literal("{\"request\":{\"uri\":\"");
+  out.escaped(ctx.path);
+  if (!ctx.query.empty()) {
+    out.put('?');
+    out.escaped(ctx.query);
+  }
+  out.literal("\",\"url\":\"http://");
+  out.escaped(ctx.host.empty() ? std::string_view("localhost") : ctx.host);
+  out.escaped(ctx.path);
+  if (!ctx.query.empty()) {
+    out.put('?');
+    out.escaped(ctx.query);
+  }
+  out.literal("\",\"querystring\":");
+  if (ctx.query.empty()) {
+    out.literal("{}");
+  } else {
+    out.raw(parts.query_json);
+  }
+  out.literal(",\"method\":");
+  out.string(ctx.method);
+  out.literal(",\"headers\":");
   if (ctx.request_headers != nullptr) {
     const HeaderView& h = *ctx.request_headers;
     write_header_table(
         out, h.size(), [&h](std::size_t i) { return h.name(i); }, [&h](std::size_t i) { return h.value(i); },
         true);
   } else {
-    append_literal(out, "{}");
+    out.literal("{}");
   }
-  append_literal(out, ",\"size\":");
-  append_uint(out, request_size(ctx));
-  append_literal(out, "},\"upstream_uri\":");
-  append_json_string(out, ctx.upstream_uri);
+  out.literal(",\"size\":");
+  out.number(static_cast<uint64_t>(request_size(ctx)));
+  out.literal("},\"upstream_uri\":");
+  out.string(ctx.upstream_uri);
   bool from_service = !ctx.exit && ctx.upstream_latency_ms >= 0;
-  append_literal(out, ",\"upstream_status\":\"");
-  if (from_service) append_int(out, ctx.status);
-  append_literal(out, "\",\"response\":{\"status\":");
-  append_int(out, ctx.status);
-  append_literal(out, ",\"headers\":");
+  out.literal(",\"upstream_status\":\"");
+  if (from_service) out.number(static_cast<int64_t>(ctx.status));
+  out.literal("\",\"response\":{\"status\":");
+  out.number(static_cast<int64_t>(ctx.status));
+  out.literal(",\"headers\":");
   const http::HeaderList& rh = ctx.response_head;
   write_header_table(
       out, rh.size(), [&rh](std::size_t i) -> std::string_view { return rh[i].first; },
       [&rh](std::size_t i) -> std::string_view { return rh[i].second; }, false);
-  append_literal(out, ",\"size\":");
-  append_uint(out, response_size(ctx));
-  append_literal(out, "},\"latencies\":{\"kong\":");
-  append_int(out, ctx.proxy_latency_ms);
-  append_literal(out, ",\"proxy\":");
-  append_int(out, ctx.upstream_latency_ms);
-  append_literal(out, ",\"request\":");
-  append_int(out, ctx.request_latency_ms);
-  append_literal(out, ",\"receive\":0},\"tries\":[");
-  if (ctx.service != nullptr && ctx.tries > 0) {
-    std::size_t service_index = fragments ? index_in(ctx.snapshot->services, ctx.service) : std::string::npos;
-    std::string computed;
-    const std::string& one =
-        service_index != std::string::npos ? fragments->tries[service_index] : (computed = try_fragment(*ctx.service));
+  out.literal(",\"size\":");
+  out.number(static_cast<uint64_t>(response_size(ctx)));
+  out.literal("},\"latencies\":{\"kong\":");
+  out.number(ctx.proxy_latency_ms);
+  out.literal(",\"proxy\":");
+  out.number(ctx.upstream_latency_ms);
+  out.literal(",\"request\":");
+  out.number(ctx.request_latency_ms);
+  out.literal(",\"receive\":0},\"tries\":[");
+  if (ctx.service != nullptr) {
     for (int i = 0; i < ctx.tries; ++i) {
-      if (i > 0) out.push_back(',');
-      out.append(one);
+      if (i > 0) out.put(',');
+      out.raw(parts.one_try);
     }
   }
-  out.push_back(']');
+  out.put(']');
 
   if (!ctx.credential_id.empty()) {
-    append_literal(out, ",\"authenticated_entity\":{\"id\":");
-    append_json_string(out, ctx.credential_id);
+    out.literal(",\"authenticated_entity\":{\"id\":");
+    out.string(ctx.credential_id);
     if (ctx.consumer != nullptr) {
-      append_literal(out, ",\"consumer_id\":{\"id\":");
-      append_json_string(out, ctx.consumer->id);
-      out.push_back('}');
+      out.literal(",\"consumer_id\":{\"id\":");
+      out.string(ctx.consumer->id);
+      out.put('}');
     }
-    out.push_back('}');
+    out.put('}');
   }
-  if (ctx.route != nullptr && ctx.snapshot != nullptr) {
-    append_literal(out, ",\"route\":");
-    std::size_t i = fragments ? index_in(ctx.snapshot->routes, ctx.route) : std::string::npos;
-    if (i != std::string::npos) {
-      out.append(fragments->routes[i]);
-    } else {
-      out.append(route_fragment(*ctx.route, *ctx.snapshot));
-    }
+  if (!parts.route.empty()) {
+    out.literal(",\"route\":");
+    out.raw(parts.route);
   }
-  if (ctx.service != nullptr) {
-    append_literal(out, ",\"service\":");
-    std::size_t i = fragments ? index_in(ctx.snapshot->services, ctx.service) : std::string::npos;
-    if (i != std::string::npos) {
-      out.append(fragments->services[i]);
-    } else {
-      out.append(service_fragment(*ctx.service));
-    }
+  if (!parts.service.empty()) {
+    out.literal(",\"service\":");
+    out.raw(parts.service);
   }
-  if (ctx.consumer != nullptr) {
-    append_literal(out, ",\"consumer\":");
-    std::size_t i = fragments ? index_in(ctx.snapshot->consumers, ctx.consumer) : std::string::npos;
-    if (i != std::string::npos) {
-      out.append(fragments->consumers[i]);
-    } else {
-      out.append(consumer_fragment(*ctx.consumer));
-    }
+  if (!parts.consumer.empty()) {
+    out.literal(",\"consumer\":");
+    out.raw(parts.consumer);
   }
-  append_literal(out, ",\"client_ip\":");
-  append_json_string(out, ctx.client_ip);
-  append_literal(out, ",\"started_at\":");
-  append_int(out, ctx.started_at_ms);
+  out.literal(",\"client_ip\":");
+  out.string(ctx.client_ip);
+  out.literal(",\"started_at\":");
+  out.number(ctx.started_at_ms);
   // kong.response.get_source(): "service", "exit" (a plugin answered) or "error".
   if (ctx.exit) {
-    append_literal(out, ",\"source\":\"exit\"");
+    out.literal(",\"source\":\"exit\"");
   } else if (from_service) {
-    append_literal(out, ",\"source\":\"service\"");
+    out.literal(",\"source\":\"service\"");
   } else {
-    append_literal(out, ",\"source\":\"error\"");
+    out.literal(",\"source\":\"error\"");
   }
-  append_literal(out, ",\"workspace_name\":\"default\"}");
+  out.literal(",\"workspace_name\":\"default\"}");
+  return out.position();
+}
+
+}  // namespace
+
+void serialize_into(std::string& out, const RequestContext& ctx, const SnapshotFragments* fragments) {
+  RecordParts parts;
+  prepare(parts, ctx, fragments);
+  const std::size_t at = out.size();
+  out.resize(at + parts.bound);
+  char* end = write_record(out.data() + at, ctx, parts);
+  out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
 std::string serialize(const RequestContext& ctx, const SnapshotFragments* fragments) {
   std::string out;
-  out.reserve(2048);
   serialize_into(out, ctx, fragments);
   return out;
 }
@@ -510,14 +580,20 @@ Handler::Handler(const gateway::Plugin& entity, std::shared_ptr<LogWriter> write
     : PluginHandler(entity), writer_(std::move(writer)), fragments_(std::move(fragments)) {}
 
 void Handler::log(const RequestContext& ctx) const {
-  // One buffer per thread, reused: the record is copied into the writer's batch, so the
-  // request path allocates nothing for it once the buffer has grown.
-  thread_local std::string line;
-  line.clear();
-  serialize_into(line, ctx, fragments_.get());
-  line.push_back('\n');
-  writer_->push(line);  // never waits for the disk; a full queue drops and counts
-  if (line.capacity() > (64u << 10)) std::string().swap(line);  // one huge record: give it back
+  // One buffer per thread, kept at its size (its bytes are scratch; the line's length is
+  // tracked here): the record is copied into the writer's batch, so once the buffer is big
+  // enough the request path neither allocates nor clears memory for it.
+  constexpr std::size_t kInitialBuffer = 16 << 10;
+  thread_local std::string buffer;
+  RecordParts parts;
+  prepare(parts, ctx, fragments_.get());
+  const std::size_t need = parts.bound + 1;  // and the newline
+  if (buffer.size() < need) buffer.resize(std::max(need, kInitialBuffer));
+  char* end = write_record(buffer.data(), ctx, parts);
+  *end++ = '\n';
+  // Never waits for the disk; a full queue drops and counts.
+  writer_->push(std::string_view(buffer.data(), static_cast<std::size_t>(end - buffer.data())));
+  if (buffer.size() > (1u << 20)) std::string().swap(buffer);  // one huge record: give it back
 }
 
 Result<std::unique_ptr<PluginHandler>> make_handler(const gateway::Plugin& entity, const Snapshot& snapshot,
