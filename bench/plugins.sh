@@ -55,8 +55,8 @@ Environment:
 EOF
 }
 
-die() { echo "bench/plugins.sh: error: $*" >&2; exit 1; }
-note() { echo "bench/plugins.sh: $*" >&2; }
+BENCH_NAME=bench/plugins.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 duration=10s
 connections=64
@@ -102,80 +102,16 @@ haproxy_vv=$("$HAPROXY" -vv 2>&1 || true)
 [[ "$haproxy_vv" == *USE_OPENSSL=1* ]] ||
   die "$HAPROXY is built without OpenSSL: no jwt_verify converter (HAProxy >= 2.5 with OpenSSL needed)"
 
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [ "$peers_only" = 0 ]; then
-  if [ -z "${SUOKE:-}" ]; then
-    SUOKE=./build/suoke
-    [ -x "$SUOKE" ] || SUOKE=$repo_root/build/suoke
-  fi
-  [ -x "$SUOKE" ] ||
-    die "suoke binary not found or not executable: '$SUOKE' (build it with 'make build' or 'bash scripts/build.sh', set SUOKE=/path/to/suoke, or pass --peers-only to skip it)"
-  SUOKE=$(cd "$(dirname "$SUOKE")" && pwd)/$(basename "$SUOKE")
+  bench_find_suoke
 fi
 
 # ---------------------------------------------------------------- cleanup
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/suoke-bench-plugins.XXXXXX")
-pids=()
-cleanup() {
-  local rc=$?
-  local pid
-  for pid in "${pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    # Up to ~5 s for a graceful exit, then SIGKILL.
-    local i
-    for i in $(seq 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      note "PID $pid did not exit on SIGTERM; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-  done
-  if [ "$keep_tmp" = 1 ]; then
-    note "kept temporary directory $tmp"
-  else
-    rm -rf "$tmp"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'note "error: command failed at line $LINENO: $BASH_COMMAND"' ERR
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# The exit trap (bench/lib.sh) stops every server registered with
+# bench_track_pid and removes $tmp unless --keep-tmp.
+bench_make_tmp suoke-bench-plugins
 
 # ---------------------------------------------------------------- helpers
-# free_ports N: N distinct free loopback TCP ports (all bound at once, so they
-# differ), one per line.
-free_ports() {
-  python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-for s in socks:
-    print(s.getsockname()[1])
-for s in socks:
-    s.close()
-EOF
-}
-
-# show_log NAME FILE: print the tail of a server's log to stderr.
-show_log() {
-  if [ -s "$2" ]; then
-    echo "---- last lines of $1 log ($2) ----" >&2
-    tail -n 30 "$2" >&2
-    echo "----" >&2
-  else
-    echo "($1 wrote nothing to $2)" >&2
-  fi
-}
-
 # wait_ready NAME PID PORT LOG: poll http://127.0.0.1:PORT/ with curl for up to
 # 10 s; any HTTP answer counts (a 401 too). Fails clearly if the process exits
 # or never answers.
@@ -335,7 +271,7 @@ start_nginx() {
   "$NGINX" -p "$prefix" -e "$prefix/error.log" -c "$prefix/nginx.conf" \
     >"$prefix/stderr.log" 2>&1 &
   local pid=$!
-  pids+=("$pid")
+  bench_track_pid "$pid"
   wait_ready "$name" "$pid" "$2" "$prefix/error.log"
 }
 
@@ -412,7 +348,7 @@ EOF
 "$HAPROXY" -c -q -f "$tmp/haproxy-chain/haproxy.cfg" >"$tmp/haproxy-chain/check.log" 2>&1 ||
   { show_log haproxy-chain "$tmp/haproxy-chain/check.log"; die "haproxy -c rejected $tmp/haproxy-chain/haproxy.cfg"; }
 "$HAPROXY" -db -f "$tmp/haproxy-chain/haproxy.cfg" >"$tmp/haproxy-chain/haproxy.log" 2>&1 &
-pids+=("$!")
+bench_track_pid "$!"
 wait_ready haproxy-chain "$!" "$haproxy_port" "$tmp/haproxy-chain/haproxy.log"
 check haproxy-chain "$haproxy_port" keep "$tmp/haproxy-chain/haproxy.log"
 
@@ -786,7 +722,7 @@ EOF
     --status-listen "127.0.0.1:$status_port" \
     --data-dir "$tmp/suoke-chain/data" \
     --workers 1 >"$tmp/suoke-chain/suoke.log" 2>&1 &
-  pids+=("$!")
+  bench_track_pid "$!"
   wait_ready suoke-chain "$!" "$suoke_port" "$tmp/suoke-chain/suoke.log"
   check suoke-chain "$suoke_port" strip "$tmp/suoke-chain/suoke.log"
   # file-log and prometheus: warnings only (the table is still meaningful).
@@ -804,10 +740,7 @@ fi
 
 # ---------------------------------------------------------------- runs
 # Other work on the machine (a build, another benchmark) skews every figure.
-load1=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
-if awk -v l="$load1" 'BEGIN { exit !(l >= 1.0) }'; then
-  note "WARNING: 1-minute load average is $load1 before the runs: other processes are busy, figures will be low and noisy"
-fi
+load1=$(warn_if_loaded)
 names=() rps=() p50=() p99=() non2xx=() sockerr=() total=()
 any_errors=0
 
