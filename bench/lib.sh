@@ -43,7 +43,8 @@ bench_find_suoke() {
 }
 
 # ---------------------------------------------------------------- cleanup
-# What the exit trap undoes, in this order: the commands given to
+# What the exit trap undoes, in this order: the process group of a command
+# still running under bench_run, the commands given to
 # bench_at_exit (last registered first), then every PID from bench_track_pid
 # and every pidfile from bench_track_pidfile (SIGTERM, up to 10 s, SIGKILL),
 # then the temporary directory unless keep_tmp=1.
@@ -72,11 +73,35 @@ _bench_stop_pid() {  # PID: SIGTERM, wait up to 10 s, then SIGKILL
   wait "$pid" 2>/dev/null || true
 }
 
+# bench_run CMD...: runs CMD in its own process group, in the background, and
+# waits for it. Bash runs a trap only once the foreground command is done, so
+# a long measured run would delay the cleanup after a SIGTERM/SIGINT; `wait`
+# returns at once, and the exit trap stops the whole group (CMD and its
+# children). Redirections given to bench_run apply to CMD.
+_bench_child_pgid=
+bench_run() {
+  local rc=0
+  setsid "$@" &
+  _bench_child_pgid=$!
+  wait "$_bench_child_pgid" || rc=$?
+  _bench_child_pgid=
+  return "$rc"
+}
+
 _bench_cleanup() {
   local rc=$?
   trap - ERR
   set +e
   local i pid file
+  if [ -n "$_bench_child_pgid" ]; then
+    kill -TERM -- "-$_bench_child_pgid" 2>/dev/null
+    for i in $(seq 50); do
+      kill -0 -- "-$_bench_child_pgid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL -- "-$_bench_child_pgid" 2>/dev/null
+    wait "$_bench_child_pgid" 2>/dev/null
+  fi
   for ((i = ${#_bench_exit_cmds[@]} - 1; i >= 0; i--)); do
     eval "${_bench_exit_cmds[$i]}"
   done

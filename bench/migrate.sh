@@ -437,7 +437,7 @@ measure() {
   m_rc=0
   t0=$(date +%s.%N)
   m_start=$t0
-  /usr/bin/time -f '%M %U %S' -o "$tmp/$name.time" "$@" >"$out" 2>"$tmp/$name.err" || m_rc=$?
+  bench_run /usr/bin/time -f '%M %U %S' -o "$tmp/$name.time" "$@" >"$out" 2>"$tmp/$name.err" || m_rc=$?
   t1=$(date +%s.%N)
   s1=$(cpu_ticks "$source_pid"); m1=$(cpu_ticks "${masters[@]}"); r1=$(cpu_ticks "${replicas[@]}")
   m_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
