@@ -1,4 +1,5 @@
 # bench/lib.sh — helpers shared by the bench scripts. Source it, do not run it:
+# shellcheck shell=bash
 #
 #   BENCH_NAME=bench/foo.sh
 #   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -318,14 +319,14 @@ flush_cluster() {
 # load_average: the 1-minute load average.
 load_average() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0; }
 
-# warn_if_loaded [WHEN]: a warning on stderr when the 1-minute load average is
-# 1 or more (other processes compete for the CPUs; figures are low and noisy).
+# warn_if_loaded: a warning on stderr when the 1-minute load average is 1 or
+# more (other processes compete for the CPUs; figures are low and noisy).
 # Prints the load average on stdout.
 warn_if_loaded() {
   local load1
   load1=$(load_average)
   if awk -v l="$load1" 'BEGIN { exit !(l >= 1.0) }'; then
-    note "WARNING: 1-minute load average is $load1 ${1:-before the runs}: other processes are busy, figures will be low and noisy"
+    note "WARNING: 1-minute load average is $load1 before the runs: other processes are busy, figures will be low and noisy"
   fi
   echo "$load1"
 }

@@ -37,6 +37,7 @@ set -euo pipefail
 export LC_ALL=C
 
 BENCH_NAME=bench/migrate.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
@@ -83,8 +84,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 for v in keys big_keys; do
-  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] && [ "${!v}" -ge 10 ] ||
+  if ! [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || [ "${!v}" -lt 10 ]; then
     die "--${v/_/-} must be an integer >= 10 (got '${!v}')"
+  fi
 done
 
 # ---------------------------------------------------------------- tools
@@ -466,6 +468,7 @@ if [ "$skip_seed" = 0 ]; then
   # exit status.
   m_show="PYTHONPATH=<shim> $SEED_PYTHON $tmp/seed/migrate_to_redis_cluster.py | <time-stamping filter>"
   export BENCH_CPU_SNAPSHOT=$tmp/seed.cpu
+  # shellcheck disable=SC2016  # the $1..$4 are bash -c's own arguments
   measure seed "$tmp/seed.out" -- \
     bash -c 'set -o pipefail; PYTHONPATH="$1" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 "$2" "$3" 2>&1 | python3 "$4"' \
     bash "$tmp/seed/shim" "$SEED_PYTHON" "$tmp/seed/migrate_to_redis_cluster.py" "$tmp/stamp.py"

@@ -56,6 +56,7 @@ EOF
 }
 
 BENCH_NAME=bench/plugins.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 duration=10s

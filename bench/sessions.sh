@@ -42,6 +42,7 @@ EOF
 }
 
 BENCH_NAME=bench/sessions.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 requests=2000000
