@@ -31,6 +31,42 @@ constexpr std::size_t kMaxErrorExamples = 20;
 constexpr std::chrono::milliseconds kStopPoll{100};
 // What Redis accepts as one bulk argument by default, assumed when CONFIG GET is denied.
 constexpr uint64_t kDefaultProtoMaxBulkLen = 512ull << 20;
+// Reads a batch on a standalone source in one round trip. KEYS: the batch; ARGV: the
+// big-key threshold in bytes (0: none), "1" for PEXPIRETIME ("0": PTTL), the reply budget in
+// payload bytes. Per key {0} gone, {1, ttl} too big to DUMP, {2, payload, ttl}, {3} not read
+// (the budget was spent: a batch of large values is not held whole in the server's reply).
+constexpr const char* kReadScript = R"lua(
+local limit = tonumber(ARGV[1])
+local ttl_cmd = ARGV[2] == '1' and 'PEXPIRETIME' or 'PTTL'
+local budget = tonumber(ARGV[3])
+local used = 0
+local out = {}
+for i, k in ipairs(KEYS) do
+  if used >= budget then
+    out[i] = {3}
+  else
+    local size = 0
+    if limit > 0 then size = redis.call('MEMORY', 'USAGE', k) end
+    if size == false then
+      out[i] = {0}
+    elseif limit > 0 and size > limit then
+      out[i] = {1, redis.call(ttl_cmd, k)}
+    else
+      local payload = redis.call('DUMP', k)
+      if payload == false then
+        out[i] = {0}
+      else
+        used = used + #payload
+        out[i] = {2, payload, redis.call(ttl_cmd, k)}
+      end
+    end
+  end
+end
+return out
+)lua";
+constexpr int64_t kScriptVanished = 0, kScriptBig = 1, kScriptDumped = 2;
+constexpr uint64_t kScriptReplyBudget = 16ull << 20;
+
 constexpr std::string_view kKnownTypes[] = {"string", "list", "set", "zset", "hash", "stream"};
 
 int64_t unix_ms_now() {
@@ -350,6 +386,53 @@ class Run {
     r.bytes += c.bytes;
   }
 
+  // Runs kReadScript over `keys`. Per key: vanished (settled), big (TTL only), or DUMP + TTL;
+  // keys past the script's reply budget are left to the pipelines. An error reply (EVAL
+  // denied, scripting disabled, a read-only replica refusing it) turns the script off for
+  // the rest of the run; a transport error leaves this batch to the pipelines.
+  void read_by_script(Client& source, const std::vector<std::string>& keys, bool pexpiretime,
+                      const CommandOptions& read_opts, BatchResult& out, std::vector<char>& settled,
+                      std::vector<char>& big, std::vector<char>& by_script, std::vector<Result<Value>>& values,
+                      std::vector<int>& dump_at, std::vector<int>& ttl_at) {
+    Command eval;
+    eval.reserve(keys.size() + 6);
+    eval.push_back("EVAL");
+    eval.push_back(pexpiretime ? std::string("#!lua flags=no-writes\n") + kReadScript : std::string(kReadScript));
+    eval.push_back(std::to_string(keys.size()));
+    eval.insert(eval.end(), keys.begin(), keys.end());
+    eval.push_back(std::to_string(options_.big_key_bytes));
+    eval.push_back(pexpiretime ? "1" : "0");
+    eval.push_back(std::to_string(kScriptReplyBudget));
+    auto r = source.exec(std::move(eval), read_opts);
+    if (!r.ok()) return;
+    if (r->is_error() || !r->is_array() || r->elements.size() != keys.size()) {
+      script_unusable_ = true;
+      return;
+    }
+    values.reserve(keys.size() * 2);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      auto& e = r->elements[i];
+      if (!e.is_array() || e.elements.empty() || e.elements[0].type != Value::Type::kInteger) continue;
+      const int64_t status = e.elements[0].integer;
+      if (status == kScriptVanished) {
+        ++out.counts.vanished;
+        settled[i] = 1;
+      } else if (status == kScriptBig && e.elements.size() == 2) {
+        big[i] = 1;
+        by_script[i] = 1;
+        ttl_at[i] = static_cast<int>(values.size());
+        values.emplace_back(std::move(e.elements[1]));
+      } else if (status == kScriptDumped && e.elements.size() == 3) {
+        by_script[i] = 1;
+        dump_at[i] = static_cast<int>(values.size());
+        values.emplace_back(std::move(e.elements[1]));
+        ttl_at[i] = static_cast<int>(values.size());
+        values.emplace_back(std::move(e.elements[2]));
+      }
+      // kScriptNotRead (budget spent) or an unexpected shape: the pipelines read it.
+    }
+  }
+
   BatchResult copy_batch(Client& source, const std::string& key_prefix, const std::vector<std::string>& keys) {
     BatchResult out;
     CheckpointCounts& c = out.counts;
@@ -361,19 +444,37 @@ class Run {
     CommandOptions read_opts;
     read_opts.timeout = std::chrono::milliseconds(30'000);
 
-    // 1. TYPE (several --types) and MEMORY USAGE (big keys are not DUMPed whole).
+    const bool pexpiretime = report_.used_pexpiretime;
+    const int64_t read_start_ms = unix_ms_now();  // PTTL counts from a moment after this one
+
+    // 0. A standalone source reads the whole batch in one script (MEMORY USAGE, then DUMP +
+    // PEXPIRETIME/PTTL of the keys under --big-key-bytes): one command instead of three per
+    // key, a third of the source's and the client's work. Keys it leaves (its reply budget
+    // spent) and sources where it cannot run (EVAL denied, a cluster) take the pipelines below.
+    std::vector<Result<Value>> script_values;
+    std::vector<int> dump_at(n, -1), ttl_at(n, -1);  // index into script_values or replies
+    std::vector<char> by_script(n, 0);
     const bool want_type = options_.types.size() > 1;
+    if (!source.is_cluster() && !options_.typed && !want_type && !script_unusable_.load()) {
+      read_by_script(source, keys, pexpiretime, read_opts, out, settled, big, by_script, script_values, dump_at, ttl_at);
+    }
+
+    // 1. TYPE (several --types) and MEMORY USAGE (big keys are not DUMPed whole).
     const bool want_size = !options_.typed && options_.big_key_bytes > 0;
-    if (want_type || want_size) {
+    std::vector<std::size_t> probed;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!settled[i] && !by_script[i]) probed.push_back(i);
+    }
+    if ((want_type || want_size) && !probed.empty()) {
       std::vector<Command> probes;
-      probes.reserve(n * 2);
-      for (const auto& k : keys) {
-        if (want_type) probes.push_back({"TYPE", k});
-        if (want_size) probes.push_back({"MEMORY", "USAGE", k});
+      probes.reserve(probed.size() * 2);
+      for (std::size_t i : probed) {
+        if (want_type) probes.push_back({"TYPE", keys[i]});
+        if (want_size) probes.push_back({"MEMORY", "USAGE", keys[i]});
       }
       auto replies = source.exec_pipeline(std::move(probes), read_opts);
       std::size_t j = 0;
-      for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t i : probed) {
         if (want_type) {
           auto& t = replies[j++];
           if (!t.ok() || t->is_error()) {
@@ -403,21 +504,24 @@ class Run {
     }
 
     // 2. DUMP (not for keys copied by type) + PEXPIRETIME (or PTTL), pipelined.
-    const bool pexpiretime = report_.used_pexpiretime;
     std::vector<Command> reads;
-    reads.reserve(n * 2);
-    std::vector<int> dump_at(n, -1), ttl_at(n, -1);
+    reads.reserve(probed.size() * 2);
+    const int base = static_cast<int>(script_values.size());  // pipeline replies go after these
     for (std::size_t i = 0; i < n; ++i) {
-      if (settled[i]) continue;
+      if (settled[i] || by_script[i]) continue;
       if (!options_.typed && !big[i]) {
-        dump_at[i] = static_cast<int>(reads.size());
+        dump_at[i] = base + static_cast<int>(reads.size());
         reads.push_back({"DUMP", keys[i]});
       }
-      ttl_at[i] = static_cast<int>(reads.size());
+      ttl_at[i] = base + static_cast<int>(reads.size());
       reads.push_back({pexpiretime ? "PEXPIRETIME" : "PTTL", keys[i]});
     }
-    const int64_t read_start_ms = unix_ms_now();  // PTTL counts from a moment after this one
-    auto replies = source.exec_pipeline(std::move(reads), read_opts);
+    std::vector<Result<Value>> replies = std::move(script_values);
+    if (!reads.empty()) {
+      auto piped = source.exec_pipeline(std::move(reads), read_opts);
+      replies.reserve(replies.size() + piped.size());
+      for (auto& r : piped) replies.push_back(std::move(r));
+    }
     const int64_t now_ms = unix_ms_now();
 
     std::vector<Command> writes;
@@ -599,6 +703,8 @@ class Run {
   CheckpointCounts uncommitted_;   // written parts of a SCAN reply not yet written whole
   bool scan_done_ = false;
   std::atomic<bool> halt_{false};
+
+  std::atomic<bool> script_unusable_{false};
 
   std::mutex save_mu_;  // one save at a time, in order
   std::atomic<Clock::time_point> last_save_;

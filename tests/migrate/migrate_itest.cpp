@@ -906,5 +906,40 @@ TEST_F(MigrateTest, ProgressLinesAndJsonReportFields) {
   EXPECT_GE(j["seconds"].to_number<double>(), 1.5);
 }
 
+
+// The batch read script leaves keys past its 16 MiB reply budget to the pipelines, and a
+// source user without EVAL gets the pipelines for everything: the same target either way.
+TEST_F(MigrateTest, ReadScriptBudgetAndEvalDeniedFallBackToPipelines) {
+  std::mt19937 rng(11);
+  std::map<std::string, std::string> values;
+  for (int i = 0; i < 24; ++i) {
+    std::string v(1 << 20, '\0');
+    for (auto& ch : v) ch = static_cast<char>(rng());
+    values["mb:" + std::to_string(i)] = v;
+    exec(*src_, {"SET", "mb:" + std::to_string(i), v, "PX", "600000"});
+  }
+  for (int i = 0; i < 200; ++i) exec(*src_, {"SET", "small:" + std::to_string(i), std::to_string(i)});
+  auto check = [&](const MigrateReport& r) {
+    EXPECT_EQ(r.migrated, 224u);
+    EXPECT_EQ(r.failed, 0u);
+    for (const auto& [k, v] : values) EXPECT_EQ(exec(*dst_, {"GET", k}).str, v) << k;
+    EXPECT_GT(exec(*dst_, {"PTTL", "mb:3"}).integer, 500000);
+    EXPECT_EQ(exec(*dst_, {"GET", "small:199"}).str, "199");
+    EXPECT_EQ(target_dbsize(), 224u);
+  };
+  check(migrate(options()));
+
+  for (int port : cluster().master_ports()) cluster().cli(port, "FLUSHALL");
+  source().cli("ACL", "SETUSER", "noeval", "on", ">pw", "~*", "+@all", "-eval", "-evalsha");
+  auto o = options();
+  auto port = source().url().substr(source().url().rfind(':') + 1);
+  o.from = "redis://noeval:pw@127.0.0.1:" + port;
+  auto r = run_migrate(o);
+  source().cli("ACL", "DELUSER", "noeval");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  for (const auto& e : r->errors) ADD_FAILURE() << e;
+  check(*r);
+}
+
 }  // namespace
 }  // namespace suoke::migrate
