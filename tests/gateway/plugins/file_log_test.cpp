@@ -413,5 +413,28 @@ TEST(FileLogSerializeTest, ExactRecordText) {
                 R"("client_ip":"","started_at":0,"source":"exit","workspace_name":"default"})");
 }
 
+TEST(FileLogSerializeTest, HeaderNamesLowerCasedAsciiOnly) {
+  // Eight bytes at a time and the tail: only 'A'..'Z' change; the bytes around them in ASCII
+  // ('@', '[', '`', '{') and non-ASCII bytes stay as they are.
+  class OddNames : public HeaderView {
+   public:
+    std::size_t size() const override { return 2; }
+    std::string_view name(std::size_t i) const override {
+      return i == 0 ? "ABC@[Z`{XYZ\xC3\x89-Long-Header-NAME" : "Q";
+    }
+    std::string_view value(std::size_t i) const override { return "v"; }
+    std::string_view get(std::string_view) const override { return {}; }
+  } headers;
+  RequestContext ctx;
+  ctx.method = "GET";
+  ctx.path = "/";
+  ctx.request_headers = &headers;
+  auto v = boost::json::parse(serialize(ctx)).as_object();
+  const auto& h = v.at("request").at("headers").as_object();
+  EXPECT_TRUE(h.contains("abc@[z`{xyz\xC3\x89-long-header-name")) << serialize(ctx);
+  EXPECT_TRUE(h.contains("q"));
+  EXPECT_EQ(h.size(), 2u);
+}
+
 }  // namespace
 }  // namespace suoke::gateway::plugins::file_log

@@ -96,7 +96,18 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-// Writes the record into a buffer sized once (record_bound()), through a plain pointer: no
+// Eight bytes lower-cased at once: 'A'..'Z' get 0x20 added, every other byte (non-ASCII
+// included) is left alone. No carry crosses a byte: each sum stays below 0x100.
+uint64_t lower_ascii_word(uint64_t w) {
+  constexpr uint64_t kHighs = 0x8080808080808080ULL;
+  const uint64_t heptets = w & ~kHighs;
+  const uint64_t above_z = heptets + 0x2525252525252525ULL;     // high bit: byte > 'Z'
+  const uint64_t from_a = heptets + 0x3f3f3f3f3f3f3f3fULL;      // high bit: byte >= 'A'
+  const uint64_t upper = ~w & (from_a ^ above_z) & kHighs;      // ASCII and in 'A'..'Z'
+  return w | (upper >> 2);
+}
+
+// Writes the record into a buffer sized once (prepare()), through a plain pointer: no
 // capacity check, no std::string call per piece. Every write stays within the bound.
 class Cursor {
  public:
@@ -122,9 +133,16 @@ class Cursor {
   // Escaping and lower-casing commute (escapes only add '\\', '"', digits and lower-case
   // letters), so the text is lower-cased where it was written.
   void lower_string(std::string_view s) {
-    char* begin = p_ + 1;
+    char* c = p_ + 1;
     string(s);
-    for (char* c = begin; c < p_ - 1; ++c) {
+    char* end = p_ - 1;
+    for (; c + 8 <= end; c += 8) {
+      uint64_t w;
+      std::memcpy(&w, c, 8);
+      w = lower_ascii_word(w);
+      std::memcpy(c, &w, 8);
+    }
+    for (; c < end; ++c) {
       if (*c >= 'A' && *c <= 'Z') *c = static_cast<char>(*c - 'A' + 'a');
     }
   }
