@@ -27,6 +27,8 @@ constexpr const char* kMigrateSummary =
     "DUMP + PEXPIRETIME (PTTL on Redis < 7) pipelined from the source and RESTORE key ttl payload\n"
     "[REPLACE] ABSTTL pipelined to the target, each key routed to its master when the target is a\n"
     "cluster. Every type (streams with their consumer groups too), binary keys and values.\n"
+    "A standalone source is read with one read-only EVAL per batch (MEMORY USAGE, DUMP, PEXPIRETIME);\n"
+    "where EVAL is denied, with pipelined commands.\n"
     "A key with an expiry keeps it (absolute, so the copy time is not added); a key whose expiry\n"
     "passes during the copy is never recreated (counted as expired); a key deleted between SCAN\n"
     "and DUMP is counted as vanished. Safe to re-run: with --conflict replace (the default) a second\n"
