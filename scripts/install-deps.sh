@@ -11,7 +11,8 @@ packages=(
   clang-14 libclang-rt-14-dev
   # tests: real servers and the seed's Python script
   redis-server redis-tools python3 python3-requests curl
-  # bench/migrate.sh: the seed's migrate_to_redis_cluster.py (rediscluster on redis-py), GNU time for peak RSS
+  # bench/migrate.sh: the seed's migrate_to_redis_cluster.py (rediscluster on redis-py); GNU time
+  # for peak RSS there and in the tests (tests/support/process.h run_measured)
   python3-rediscluster time
   # tests: Prometheus server and promtool (scrapes /metrics in the prometheus plugin's tests)
   prometheus

@@ -6,11 +6,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -118,7 +118,7 @@ inline int run_command(const std::string& command, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// A finished child with its peak resident set size (wait4's rusage.ru_maxrss, in KiB on Linux).
+// A finished child with its peak resident set size (ru_maxrss from wait4/wait3, KiB on Linux).
 struct MeasuredRun {
   int exit_code = -1;  // 128+signal when killed
   std::string output;  // stdout + stderr
@@ -126,33 +126,52 @@ struct MeasuredRun {
 };
 
 // Runs argv (no shell) with `extra_env` ("NAME=value") added to the environment, captures
-// stdout and stderr, and reports the child's peak RSS: what a memory bound is checked on.
-// fork(), not posix_spawn: Linux carries the peak RSS of the memory a process had before
-// execve into its ru_maxrss, and posix_spawn's vfork shares the test process's memory (its
-// whole peak would count); after fork() only the pages resident at that moment do, so the
-// figure can only overstate the child's own use.
+// stdout and stderr, and reports the command's own peak RSS.
+//
+// Why through GNU time (/usr/bin/time, Debian package `time`, in scripts/install-deps.sh):
+// Linux starts a process's ru_maxrss at the resident size of the memory it had before execve
+// (after fork: every page the test process had resident; after posix_spawn's vfork: the test
+// process's whole peak), and the maximum survives exec. A command forked by a 1 MB process
+// whose rusage that process reads with wait3 reports its own peak; one forked by the test
+// process (tens of MB under ASan) would report the test's. GNU time reads the same
+// rusage.ru_maxrss with wait3 and writes it (%M) to a file we read.
 inline MeasuredRun run_measured(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {}) {
   MeasuredRun run;
+  char rss_path[] = "/tmp/suoke-maxrss-XXXXXX";
+  int rss_fd = ::mkstemp(rss_path);
+  if (rss_fd < 0) {
+    run.output = "mkstemp failed";
+    return run;
+  }
+  ::close(rss_fd);
+  std::vector<std::string> full = {"/usr/bin/time", "-f", "%M", "-o", rss_path};
+  full.insert(full.end(), argv.begin(), argv.end());
   std::vector<std::string> env_strings(extra_env);
   for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
   std::vector<char*> env;
   for (auto& e : env_strings) env.push_back(e.data());
   env.push_back(nullptr);
   std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : full) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return run;
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    ::unlink(rss_path);
+    return run;
+  }
   pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(fds[1], 1);
     ::dup2(fds[1], 2);
     ::execve(args[0], args.data(), env.data());
+    static const char kMissing[] = "run_measured: cannot run /usr/bin/time (Debian package time)\n";
+    (void)!::write(2, kMissing, sizeof kMissing - 1);
     ::_exit(127);
   }
   ::close(fds[1]);
   if (pid < 0) {
     ::close(fds[0]);
+    ::unlink(rss_path);
     run.output = "fork failed";
     return run;
   }
@@ -167,11 +186,20 @@ inline MeasuredRun run_measured(const std::vector<std::string>& argv, const std:
   }
   ::close(fds[0]);
   int status = 0;
-  rusage usage{};
-  while (::wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  run.max_rss_kb = usage.ru_maxrss;
+  if (FILE* f = std::fopen(rss_path, "r")) {
+    // GNU time writes "Command exited with non-zero status N" first when the command failed.
+    char line[256];
+    while (std::fgets(line, sizeof line, f)) {
+      char* end = nullptr;
+      long v = std::strtol(line, &end, 10);
+      if (end != line && (*end == '\n' || *end == '\0')) run.max_rss_kb = v;
+    }
+    std::fclose(f);
+  }
+  ::unlink(rss_path);
   return run;
 }
 
