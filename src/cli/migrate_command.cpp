@@ -58,7 +58,7 @@ const std::vector<FlagSpec>& migrate_flags() {
       {"match", true, "only keys matching this SCAN MATCH pattern", "*"},
       {"types", true, "only keys of these types: comma-separated string,list,set,zset,hash,stream", "all"},
       {"batch", true, "SCAN COUNT and keys per pipeline (1..100000)", "500"},
-      {"parallel", true, "batches copied at once, each by its own writer (1..64)", "2"},
+      {"parallel", true, "batches copied at once, each by its own writer (1..64)", "4"},
       {"max-rate", true, "at most this many keys per second (0: no limit)", "0"},
       {"conflict", true, "a key that exists in the target: replace | skip | fail", "replace"},
       {"db", true, "source database number, or all (standalone source; a cluster has only db 0)", "from the URL"},
@@ -172,7 +172,7 @@ int run_migrate(const std::vector<std::string>& args) {
   options.to = parsed->get("to");
   options.match = parsed->get("match");
   if (options.match == "*") options.match.clear();
-  long batch = 500, interval = 2, parallel = 2, max_rate = 0, big_key_bytes = 8l << 20;
+  long batch = 500, interval = 2, parallel = 4, max_rate = 0, big_key_bytes = 8l << 20;
   if (!int_flag(*parsed, "migrate", "batch", 1, 100000, &batch) ||
       !int_flag(*parsed, "migrate", "progress-interval", 0, 3600, &interval) ||
       !int_flag(*parsed, "migrate", "parallel", 1, 64, &parallel) ||

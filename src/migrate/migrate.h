@@ -45,7 +45,7 @@ struct MigrateOptions {
   std::vector<std::string> types;
   // Writers working on batches at once (each with its own read and write pipelines) while
   // the calling thread scans ahead.
-  int parallel = 2;
+  int parallel = 4;
   // Keys per second at most (token bucket); 0: no limit.
   double max_rate = 0;
   // Keys whose MEMORY USAGE exceeds this are not DUMPed whole but copied by type in chunks
