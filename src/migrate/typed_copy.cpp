@@ -69,6 +69,10 @@ namespace {
 // While it is built, the temporary key lives at most this long (refreshed with every chunk),
 // so a killed run leaves nothing behind for good.
 constexpr int64_t kSafetyExpiryMs = 3600 * 1000;
+// Collections: the first read asks for this many elements, later reads adapt (adapt_page) to
+// a budget of kPageBudgetChunks x chunk_bytes per read.
+constexpr std::size_t kFirstPage = 128;
+constexpr std::size_t kPageBudgetChunks = 8;
 
 int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -112,6 +116,7 @@ class TypedCopier {
         tmp_(typed_temp_key(target_key_)) {
     io_.timeout = std::chrono::milliseconds(30'000);
     chunk_ = std::max<std::size_t>(opt_.chunk_elements, 1);
+    page_ = std::min<std::size_t>(chunk_, kFirstPage);
     chunk_bytes_ = std::max<std::size_t>(opt_.chunk_bytes, 1);
   }
 
@@ -231,7 +236,7 @@ class TypedCopier {
     std::string cursor = "0";
     do {
       if (auto s = between_chunks(); s != Step::kDone) return s;
-      auto page = src_.exec({scan, key_, cursor, "COUNT", std::to_string(chunk_)}, io_);
+      auto page = src_.exec({scan, key_, cursor, "COUNT", std::to_string(page_)}, io_);
       if (auto e = read_reply(page, scan); !e.ok()) return e.error();
       else if (*e != Step::kDone) return *e;
       if (page->elements.size() != 2) return Error::make(std::string(scan) + ": unexpected reply", "redis");
@@ -241,6 +246,7 @@ class TypedCopier {
       if (pairs && items.size() % 2 != 0) return Error::make(std::string(scan) + ": odd reply", "redis");
       Command write{add, tmp_};
       write.reserve(items.size() + 2);
+      uint64_t page_bytes = 0;
       for (std::size_t i = 0; i < items.size(); i += pairs ? 2 : 1) {
         if (swap) {
           write.push_back(text_of(items[i + 1]));
@@ -249,9 +255,11 @@ class TypedCopier {
           write.push_back(std::move(items[i].str));
           if (pairs) write.push_back(text_of(items[i + 1]));
         }
-        result_.bytes += write[write.size() - 1].size() + (pairs ? write[write.size() - 2].size() : 0);
+        page_bytes += write[write.size() - 1].size() + (pairs ? write[write.size() - 2].size() : 0);
         ++result_.elements;
       }
+      result_.bytes += page_bytes;
+      adapt_page(page_bytes);
       auto w = write_chunk({std::move(write)}, /*refresh_expiry=*/true);
       if (!w.ok()) return w.error();
     } while (cursor != "0");
@@ -259,10 +267,11 @@ class TypedCopier {
   }
 
   Result<Step> copy_list() {
-    for (int64_t start = 0;; start += static_cast<int64_t>(chunk_)) {
+    for (int64_t start = 0;;) {
       if (auto s = between_chunks(); s != Step::kDone) return s;
+      const std::size_t asked = page_;
       auto span = src_.exec(
-          {"LRANGE", key_, std::to_string(start), std::to_string(start + static_cast<int64_t>(chunk_) - 1)}, io_);
+          {"LRANGE", key_, std::to_string(start), std::to_string(start + static_cast<int64_t>(asked) - 1)}, io_);
       if (auto e = read_reply(span, "LRANGE"); !e.ok()) return e.error();
       else if (*e != Step::kDone) return *e;
       auto& items = span->elements;
@@ -270,14 +279,18 @@ class TypedCopier {
       const std::size_t got = items.size();
       Command write{"RPUSH", tmp_};
       write.reserve(got + 2);
+      uint64_t page_bytes = 0;
       for (auto& item : items) {
-        result_.bytes += item.str.size();
+        page_bytes += item.str.size();
         write.push_back(std::move(item.str));
       }
+      result_.bytes += page_bytes;
       result_.elements += got;
+      start += static_cast<int64_t>(got);
+      adapt_page(page_bytes);
       auto w = write_chunk({std::move(write)}, /*refresh_expiry=*/true);
       if (!w.ok()) return w.error();
-      if (got < chunk_) break;
+      if (got < asked) break;
     }
     return Step::kDone;
   }
@@ -300,25 +313,29 @@ class TypedCopier {
     std::string start = "-";
     for (;;) {
       if (auto s = between_chunks(); s != Step::kDone) return s;
-      auto page = src_.exec({"XRANGE", key_, start, "+", "COUNT", std::to_string(chunk_)}, io_);
+      const std::size_t asked = page_;
+      auto page = src_.exec({"XRANGE", key_, start, "+", "COUNT", std::to_string(asked)}, io_);
       if (auto e = read_reply(page, "XRANGE"); !e.ok()) return e.error();
       else if (*e != Step::kDone) return *e;
       auto& entries = page->elements;
       if (entries.empty()) break;
       std::vector<Command> writes;
       writes.reserve(entries.size());
+      uint64_t page_bytes = 0;
       for (auto& entry : entries) {
         if (entry.elements.size() != 2) return Error::make("XRANGE: unexpected entry", "redis");
         Command add{"XADD", tmp_, entry.elements[0].str};
         for (auto& f : entry.elements[1].elements) {
-          result_.bytes += f.str.size();
+          page_bytes += f.str.size();
           add.push_back(std::move(f.str));
         }
         writes.push_back(std::move(add));
       }
+      result_.bytes += page_bytes;
       result_.elements += entries.size();
       start = next_stream_id(entries.back().elements[0].str);
-      const bool last_page = entries.size() < chunk_;
+      const bool last_page = entries.size() < asked;
+      adapt_page(page_bytes);
       auto w = write_chunk(std::move(writes), /*refresh_expiry=*/true);
       if (!w.ok()) return w.error();
       if (last_page) break;
@@ -408,6 +425,19 @@ class TypedCopier {
 
   bool expired() const { return opt_.expire_at_ms > 0 && unix_ms_now() >= opt_.expire_at_ms; }
 
+  // Elements per read of a collection: starts at kFirstPage (at most chunk_elements), halves
+  // after a page above the byte budget and doubles (up to chunk_elements) after one below a
+  // quarter of it, so a collection of big elements (a list of 1 MB values) is still read a
+  // few MiB at a time, not chunk_elements x its element size.
+  void adapt_page(uint64_t page_bytes) {
+    const uint64_t budget = std::max<uint64_t>(uint64_t{kPageBudgetChunks} * chunk_bytes_, 1);
+    if (page_bytes > budget && page_ > 1) {
+      page_ = std::max<std::size_t>(page_ / 2, 1);
+    } else if (page_bytes < budget / 4 && page_ < chunk_) {
+      page_ = std::min(page_ * 2, chunk_);
+    }
+  }
+
   // A source read: WRONGTYPE means the key was replaced by another type meanwhile.
   Result<Step> read_reply(const Result<Value>& r, const char* what) {
     if (!r.ok()) return Error::make(std::string(what) + ": " + r.error().message, r.error().kind);
@@ -474,6 +504,7 @@ class TypedCopier {
   const std::string tmp_;
   CommandOptions io_;
   std::size_t chunk_ = 1;
+  std::size_t page_ = 1;  // elements per read now (adapt_page)
   std::size_t chunk_bytes_ = 1;
   std::string type_;
   bool created_ = false;  // a write to the temporary key was sent

@@ -6,7 +6,13 @@
 // sets and sorted sets with HSCAN/SSCAN/ZSCAN (COUNT `chunk_elements`); lists with LRANGE
 // spans; streams with XRANGE, keeping entry IDs, the last-generated id (XSETID) and every
 // consumer group with its last-delivered id, entries-read and pending entries (XCLAIM FORCE).
-// Memory held at once is bounded by one chunk, never by the key's size.
+// Memory held at once is bounded by one chunk, never by the key's size: collection reads start
+// at 128 elements and adapt to about 8 x `chunk_bytes` per read (up to `chunk_elements`), so
+// big elements make smaller pages.
+//
+// Not carried over: a pending entry whose message was deleted from the stream (XCLAIM cannot
+// create one; Redis' own AOF rewrite has the same limit), consumers' idle/seen times (they
+// restart at the copy).
 //
 // The key is built under a temporary name in the same hash slot (so a cluster routes it to the
 // same master), given its expiry with PEXPIREAT, then moved into place with one RENAME
@@ -31,8 +37,8 @@ namespace suoke::migrate {
 inline constexpr std::string_view kTypedTempPrefix = "suoke-migrate-tmp:";
 
 struct TypedCopyOptions {
-  std::size_t chunk_elements = 1000;  // HSCAN/SSCAN/ZSCAN COUNT, LRANGE span, XRANGE COUNT
-  std::size_t chunk_bytes = 1 << 20;  // GETRANGE span for strings
+  std::size_t chunk_elements = 1000;  // at most: HSCAN/SSCAN/ZSCAN COUNT, LRANGE span, XRANGE COUNT
+  std::size_t chunk_bytes = 1 << 20;  // GETRANGE span for strings; x8: byte budget of a collection read
   Conflict conflict = Conflict::kReplace;
   // Absolute expiry in unix milliseconds as read from the source before the copy started;
   // 0: no expiry. A key whose expiry passes during the copy is not left in the target.

@@ -252,6 +252,30 @@ TEST_F(TypedCopyTest, EveryTypeWithBinaryDataAndAbsoluteTtl) {
   EXPECT_EQ(total, keys.size());
 }
 
+// A list, hash and stream of 400 elements of 16 KiB with a 16 KiB chunk: after the first
+// page (128 elements) reads shrink towards the 128 KiB budget (8 elements), instead of one
+// reply of chunk_elements (1000) x 16 KiB.
+TEST_F(TypedCopyTest, BigElementsAreReadInSmallerPages) {
+  const char* script =
+      "for i = 1, 400 do "
+      "  local v = string.rep(string.char(i % 256), 16384) "
+      "  redis.call('RPUSH', 'list', v) redis.call('HSET', 'hash', 'f' .. i, v) "
+      "  redis.call('XADD', 'stream', i .. '-1', 'v', v) "
+      "end return 1";
+  ASSERT_EQ(source().cli("EVAL", script, "0"), "1\n");
+  for (const char* key : {"list", "hash", "stream"}) {
+    TypedCopyOptions o;
+    o.chunk_bytes = 16 << 10;
+    std::size_t chunks = 0;
+    o.after_chunk = [&](const std::string&, std::size_t n) { chunks = n; };
+    auto r = copy(key, o);
+    EXPECT_EQ(r.outcome, TypedOutcome::kCopied) << key;
+    EXPECT_EQ(r.elements, 400u) << key;
+    EXPECT_GE(chunks, 10u) << key;
+    EXPECT_EQ(content(*dst_, key), content(*src_, key)) << key;
+  }
+}
+
 TEST_F(TypedCopyTest, BytesAndElementsAreCounted) {
   exec(*src_, {"SET", "s", std::string(10, 'a')});
   exec(*src_, {"HSET", "h", "ab", "cde", "f", "gh"});
