@@ -23,6 +23,8 @@ namespace suoke::gateway::plugins::file_log {
 class LogWriter {
  public:
   static constexpr std::size_t kDefaultCapacity = 65536;  // lines waiting for the disk
+  // How long the writer gathers lines after a write before the next one.
+  static constexpr std::chrono::milliseconds kLinger{2};
 
   LogWriter(std::string path, std::size_t capacity = kDefaultCapacity,
             telemetry::Registry& registry = telemetry::Registry::global());
@@ -62,7 +64,8 @@ class LogWriter {
   std::string queue_;          // the lines accepted and not yet taken by the writer
   std::size_t queued_lines_ = 0;
   uint64_t accepted_ = 0;  // guarded by mutex_
-  bool sleeping_ = false;  // the writer is waiting on wake_ (guarded by mutex_)
+  bool sleeping_ = false;  // the writer is waiting on wake_ for lines (guarded by mutex_)
+  bool flush_requested_ = false;  // flush() is waiting (guarded by mutex_)
   bool stop_ = false;
   std::atomic<uint64_t> written_{0};
   bool open_failed_logged_ = false;
