@@ -8,6 +8,7 @@
 #include <mutex>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gateway/plugins/chain.h"
@@ -133,6 +134,16 @@ class ContextReuseTest : public ::testing::Test {
     if (upstream_) upstream_->stop(1s);
   }
 
+  void wait_for_logs(std::size_t want) {
+    for (int i = 0; i < 500; ++i) {
+      {
+        std::lock_guard lock(runner_->mu);
+        if (runner_->logged_head_sizes.size() >= want) return;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+
   void expect_clean(const Seen& s) {
     EXPECT_FALSE(s.consumer);
     EXPECT_EQ(s.credential_id, "");
@@ -172,6 +183,8 @@ TEST_F(ContextReuseTest, NothingOfAProxiedRequestReachesTheNextOne) {
     EXPECT_EQ(next->body.find("X-Marked-Upstream"), std::string::npos) << next->body;
     EXPECT_EQ(next->header("x-marked-response"), "");
   }
+  // The log phase runs once the response is written, possibly after the client read it.
+  wait_for_logs(4);
   std::lock_guard lock(runner_->mu);
   ASSERT_EQ(runner_->seen.size(), 4u);
   for (const Seen& s : runner_->seen) expect_clean(s);
