@@ -192,18 +192,26 @@ void Handler::finish(RequestContext& ctx, BodyState& state, std::string& chunk) 
       return;
     }
   }
-  auto transformed = transform_json_body(config_, state.body);
-  if (transformed.ok()) {
-    chunk = std::move(transformed).value();
+  transform_into(ctx, state.body, chunk);
+  state.body = std::string();
+  state.mode = BodyState::Mode::kPass;
+}
+
+void Handler::transform_into(const RequestContext& ctx, std::string_view input, std::string& chunk) const {
+  // The output is built in a per-thread buffer and copied into `chunk`, whose memory (the
+  // proxy's body buffer) is kept: no allocation per response once the buffers have grown.
+  thread_local std::string transformed;
+  auto r = transform_json_body_into(config_, input, transformed);
+  if (r.ok()) {
+    chunk.assign(transformed);
   } else {
     log::warn("response-transformer: body transform failed, passing it through",
               {{"request_id", std::string(ctx.request_id)},
                {"route", std::string(route_name(ctx))},
-               {"error", transformed.error().message}});
-    chunk = std::move(state.body);
+               {"error", r.error().message}});
+    if (input.data() != chunk.data()) chunk.assign(input.data(), input.size());
   }
-  state.body = std::string();
-  state.mode = BodyState::Mode::kPass;
+  if (transformed.capacity() > (1u << 20)) std::string().swap(transformed);
 }
 
 void Handler::body_filter(RequestContext& ctx, std::string& chunk, bool eof) const {
@@ -251,6 +259,12 @@ void Handler::body_filter(RequestContext& ctx, std::string& chunk, bool eof) con
       state.body.append(chunk);
       chunk.clear();
       return overflow(ctx, state, chunk, eof);
+    }
+    if (eof && state.body.empty()) {
+      // The whole body in one piece (the usual case): transformed where it is, no copy.
+      transform_into(ctx, chunk, chunk);
+      state.mode = BodyState::Mode::kPass;
+      return;
     }
     state.body.append(chunk);
     chunk.clear();

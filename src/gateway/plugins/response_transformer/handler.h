@@ -65,6 +65,9 @@ class Handler final : public PluginHandler {
   void reject(RequestContext& ctx, ResponseHead& head, BodyState& state, std::string message) const;
   void overflow(RequestContext& ctx, BodyState& state, std::string& chunk, bool eof) const;
   void finish(RequestContext& ctx, BodyState& state, std::string& chunk) const;
+  // Replaces `chunk` with the transformed `input` (which may be `chunk` itself), or with
+  // `input` untouched when it is not valid JSON.
+  void transform_into(const RequestContext& ctx, std::string_view input, std::string& chunk) const;
 
   Config config_;
   Limits limits_;

@@ -477,7 +477,7 @@ void transform_json(const Config& config, json::value& document) {
   apply_all(document, config.append_json, Op::kAppend);
 }
 
-Result<std::string> transform_json_body(const Config& config, std::string_view body) {
+Result<void> transform_json_body_into(const Config& config, std::string_view body, std::string& out) {
   // Small bodies (the common case) parse into this stack block: no heap block per request.
   unsigned char first_block[4096];
   json::monotonic_resource arena(first_block, sizeof first_block);
@@ -487,9 +487,16 @@ Result<std::string> transform_json_body(const Config& config, std::string_view b
   json::value document = json::parse(body, ec, &arena, options);
   if (ec) return Error::make("invalid JSON: " + ec.message(), "parse");
   transform_json(config, document);
-  std::string out;
+  out.clear();
   out.reserve(body.size() + 64);
   serialize_json(document, out);
+  return Ok();
+}
+
+Result<std::string> transform_json_body(const Config& config, std::string_view body) {
+  std::string out;
+  auto r = transform_json_body_into(config, body, out);
+  if (!r.ok()) return r.error();
   return out;
 }
 

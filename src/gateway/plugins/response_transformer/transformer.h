@@ -109,6 +109,9 @@ void transform_json(const Config& config, json::value& document);
 // Parses `body`, transforms it and serializes the result. An error means the body is not
 // JSON (the caller passes it through unchanged, as Kong does).
 Result<std::string> transform_json_body(const Config& config, std::string_view body);
+// The same, written into `out` (replacing its content, keeping its memory); `out` is left
+// alone when the body is not valid JSON.
+Result<void> transform_json_body_into(const Config& config, std::string_view body, std::string& out);
 
 // Compact JSON text; numbers keep their shortest round-trip form (36.5, not 3.65E1) and
 // infinities (from literals such as 1e400) are written as 1e999 so the text stays JSON.
