@@ -4,6 +4,7 @@
 // target's proto-max-bulk-len reach the target by type, and verify finds nothing to report.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <random>
@@ -114,7 +115,7 @@ TEST_F(TypedFallbackTest, NewerRdbVersionEveryTypeArrivesByType) {
   exec(*src_, {"SET", "{tag}b", "2"});
   const uint64_t keys = 11;
 
-  int rewritten = 0;
+  std::atomic<int> rewritten{0};  // the hook runs on the writer threads
   auto o = options();
   o.rewrite_dump = [&](const std::string&, std::string& payload) {
     suoke::testing::set_dump_rdb_version(payload, static_cast<uint16_t>(suoke::testing::dump_rdb_version(payload) + 1));
@@ -122,7 +123,7 @@ TEST_F(TypedFallbackTest, NewerRdbVersionEveryTypeArrivesByType) {
   };
   auto r = migrate(o);
   for (const auto& e : r.errors) ADD_FAILURE() << e;
-  EXPECT_EQ(rewritten, static_cast<int>(keys));
+  EXPECT_EQ(rewritten.load(), static_cast<int>(keys));
   EXPECT_EQ(r.migrated, keys);
   EXPECT_EQ(r.typed, keys);
   EXPECT_EQ(r.failed, 0u);
