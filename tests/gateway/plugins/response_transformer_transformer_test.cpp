@@ -90,6 +90,28 @@ TEST(ResponseTransformerJson, RemoveKeepsKeyOrder) {
   EXPECT_EQ(*out, R"({"a":1,"c":3,"d":4})");
 }
 
+TEST(ResponseTransformerJson, RemoveKeepsKeyOrderAtEveryPosition) {
+  // Removing member k of n keeps the others in order, for few members after it (moved off
+  // the end and back) and for many (the object is rebuilt); nested values move intact.
+  for (int n : {2, 5, 9, 12, 20}) {
+    for (int k = 0; k < n; ++k) {
+      std::string body = "{";
+      std::string want = "{";
+      for (int i = 0; i < n; ++i) {
+        std::string member = "\"key_number_" + std::to_string(i) + "\":{\"v\":[" + std::to_string(i) + ",\"s\"]}";
+        body += (i ? "," : "") + member;
+        if (i != k) want += (want.size() > 1 ? "," : "") + member;
+      }
+      body += "}";
+      want += "}";
+      auto c = make({{"remove", "json", {"key_number_" + std::to_string(k)}}});
+      auto out = transform_json_body(c, body);
+      ASSERT_TRUE(out.ok());
+      EXPECT_EQ(*out, want) << "n=" << n << " k=" << k;
+    }
+  }
+}
+
 TEST(ResponseTransformerJson, RemoveNestedObjectsAndArrays) {
   auto c = make({{"remove", "json", {"records[*].sensitive_data", "data.user.personal_info"}}});
   auto out = run(c, R"({

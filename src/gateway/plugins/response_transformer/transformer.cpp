@@ -2,12 +2,14 @@
 
 #include "core/json_string.h"
 
+#include <array>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 namespace suoke::gateway::plugins::response_transformer {
 namespace {
@@ -61,8 +63,28 @@ std::optional<json::value> typed_value(const std::optional<std::string>& value, 
 void stable_erase(json::object& obj, std::string_view key) {
   auto it = obj.find(key);
   if (it == obj.end()) return;
-  if (std::next(it) == obj.end()) {
+  const std::size_t tail = static_cast<std::size_t>(obj.end() - it) - 1;
+  if (tail == 0) {
     obj.erase(it);
+    return;
+  }
+  // json::object::erase moves the last member into the hole, which would reorder. Few
+  // members after `key` (the usual case): take them off the end (erasing the last member
+  // moves nothing), drop `key`, and append them again in their order: work proportional to
+  // the members after `key`, not a rebuild of the whole object.
+  constexpr std::size_t kMaxTail = 8;
+  if (tail <= kMaxTail) {
+    // Moved, not copied: the saved values keep the object's storage (the parse arena).
+    std::array<std::string, kMaxTail> saved_keys;
+    std::array<std::optional<json::value>, kMaxTail> saved_values;
+    for (std::size_t i = tail; i-- > 0;) {
+      auto last = std::prev(obj.end());
+      saved_keys[i].assign(last->key());
+      saved_values[i].emplace(std::move(last->value()));
+      obj.erase(last);
+    }
+    obj.erase(obj.find(key));
+    for (std::size_t i = 0; i < tail; ++i) obj.emplace(saved_keys[i], std::move(*saved_values[i]));
     return;
   }
   json::object rebuilt(obj.storage());
