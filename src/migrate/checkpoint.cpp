@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
+#include <string_view>
 
 #include "redis/url.h"
 
@@ -46,6 +48,45 @@ std::string str(const boost::json::object& o, const char* name) {
   return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
+// --match and --key-prefix are bytes from the command line, not necessarily UTF-8, which a
+// JSON parser refuses: they are stored as hex.
+std::string to_hex(std::string_view bytes) {
+  constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * bytes.size());
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 0xf];
+  }
+  return out;
+}
+
+std::optional<std::string> from_hex(std::string_view hex) {
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    int hi = digit(hex[i]), lo = digit(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi << 4 | lo);
+  }
+  return out;
+}
+
+// A byte string field written by to_hex under `name`_hex (a checkpoint of an earlier build
+// has it as a plain string under `name`).
+std::optional<std::string> bytes_field(const boost::json::object& o, const char* name) {
+  auto* v = o.if_contains(std::string(name) + "_hex");
+  if (v == nullptr) return str(o, name);
+  if (!v->is_string()) return std::nullopt;
+  return from_hex(v->as_string());
+}
+
 }  // namespace
 
 void CheckpointCounts::add(const CheckpointCounts& o) {
@@ -79,10 +120,10 @@ Result<void> save_checkpoint(const std::string& path, const Checkpoint& cp) {
   o["version"] = kFormatVersion;
   o["from"] = cp.from;
   o["to"] = cp.to;
-  o["match"] = cp.match;
+  o["match_hex"] = to_hex(cp.match);
   o["db"] = cp.db;
   o["types"] = cp.types;
-  o["key_prefix"] = cp.key_prefix;
+  o["key_prefix_hex"] = to_hex(cp.key_prefix);
   boost::json::array dbs;
   for (int d : cp.databases) dbs.push_back(d);
   o["databases"] = std::move(dbs);
@@ -142,10 +183,13 @@ Result<Checkpoint> load_checkpoint(const std::string& path) {
   Checkpoint cp;
   cp.from = str(o, "from");
   cp.to = str(o, "to");
-  cp.match = str(o, "match");
+  auto match = bytes_field(o, "match");
   cp.db = str(o, "db");
   cp.types = str(o, "types");
-  cp.key_prefix = str(o, "key_prefix");
+  auto key_prefix = bytes_field(o, "key_prefix");
+  if (!match || !key_prefix) return Error::make("checkpoint " + path + " is inconsistent", "config");
+  cp.match = std::move(*match);
+  cp.key_prefix = std::move(*key_prefix);
   if (auto* dbs = o.if_contains("databases"); dbs != nullptr && dbs->is_array()) {
     for (const auto& d : dbs->as_array()) {
       if (d.is_number()) cp.databases.push_back(d.to_number<int>());

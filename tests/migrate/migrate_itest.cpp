@@ -941,5 +941,48 @@ TEST_F(MigrateTest, ReadScriptBudgetAndEvalDeniedFallBackToPipelines) {
   check(*r);
 }
 
+// A --match and a --key-prefix with bytes that are not UTF-8 (and NUL, newline, braces) are
+// kept in the checkpoint so that --resume accepts it and finishes the copy. Found in review:
+// the checkpoint stored them as JSON strings, which Boost.JSON refuses to parse back when
+// they are not UTF-8, so every resume of such a run failed ("is not valid JSON").
+TEST_F(MigrateTest, BinaryMatchAndKeyPrefixSurviveStopAndResume) {
+  constexpr int kKeys = 3000;
+  const std::string name_start("bin\xff\x00\n:", 7);
+  std::vector<redis::Command> cmds;
+  for (int i = 0; i < kKeys; ++i) cmds.push_back({"SET", name_start + std::to_string(i), std::to_string(i)});
+  cmds.push_back({"SET", "other", "not matched"});
+  for (auto& r : src_->exec_pipeline(std::move(cmds))) ASSERT_TRUE(r.ok() && !r->is_error());
+  auto dir = suoke::testing::redis_detail::make_temp_dir("suoke-migrate-binprefix");
+  std::atomic<bool> stop{false};
+  std::atomic<int> batches{0};
+  auto o = options();
+  o.match = name_start + "*";
+  o.key_prefix = std::string("p\xfe\x00{x}\n:", 8);
+  o.batch = 100;
+  o.parallel = 2;
+  o.checkpoint_path = dir + "/cp";
+  o.stop = &stop;
+  o.before_read = [&](const std::vector<std::string>&) {
+    if (++batches == 5) stop = true;
+  };
+  auto first = run_migrate(o);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_TRUE(first->stopped);
+  auto cp = load_checkpoint(o.checkpoint_path);
+  ASSERT_TRUE(cp.ok()) << cp.error().message;
+  EXPECT_EQ(cp->match, o.match);
+  EXPECT_EQ(cp->key_prefix, o.key_prefix);
+  stop = false;
+  o.before_read = nullptr;
+  o.resume = true;
+  auto second = run_migrate(o);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_TRUE(second->resumed);
+  EXPECT_EQ(second->migrated, static_cast<uint64_t>(kKeys));
+  EXPECT_EQ(target_dbsize(), static_cast<uint64_t>(kKeys));
+  EXPECT_EQ(exec(*dst_, {"GET", o.key_prefix + name_start + "2999"}).str, "2999");
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace suoke::migrate
