@@ -123,16 +123,22 @@ std::vector<std::pair<std::string, std::string>> pairs_of(const Value& v) {
   return out;
 }
 
-// XINFO GROUPS reduced to (name, last-delivered-id) per group, sorted.
+// XINFO GROUPS reduced to (name, "last-delivered-id pending consumers") per group, sorted:
+// the fields every Redis version reports and a copy must keep (a group whose pending entries
+// were lost has the same last-delivered id).
 std::vector<std::pair<std::string, std::string>> groups_of(const Value& v) {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& g : v.elements) {
-    std::string name, last;
+    std::string name, last, pending, consumers;
     for (std::size_t i = 0; i + 1 < g.elements.size(); i += 2) {
-      if (g.elements[i].str == "name") name = g.elements[i + 1].str;
-      if (g.elements[i].str == "last-delivered-id") last = g.elements[i + 1].str;
+      const std::string& field = g.elements[i].str;
+      const Value& value = g.elements[i + 1];
+      if (field == "name") name = value.str;
+      if (field == "last-delivered-id") last = value.str;
+      if (field == "pending") pending = std::to_string(value.integer);
+      if (field == "consumers") consumers = std::to_string(value.integer);
     }
-    out.emplace_back(std::move(name), std::move(last));
+    out.emplace_back(std::move(name), last + " " + pending + " " + consumers);
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -156,8 +162,21 @@ std::vector<Command> fetch_commands(const std::string& type, const std::string& 
   if (type == "list") return {{"LRANGE", key, "0", "-1"}};
   if (type == "set") return {{"SMEMBERS", key}};
   if (type == "zset") return {{"ZRANGE", key, "0", "-1", "WITHSCORES"}};
-  if (type == "stream") return {{"XRANGE", key, "-", "+"}, {"XINFO", "GROUPS", key}};
+  if (type == "stream") return {{"XRANGE", key, "-", "+"}, {"XINFO", "GROUPS", key}, {"XINFO", "STREAM", key}};
   return {{"DUMP", key}};
+}
+
+// XINFO STREAM's last-generated-id on both sides (entries deleted at the end leave it above
+// the last entry; a copy that lost it lets new entries reuse ids consumers have seen).
+bool same_last_generated_id(const Value& a, const Value& b) {
+  auto last_id = [](const Value& info) -> std::optional<std::string> {
+    for (std::size_t i = 0; i + 1 < info.elements.size(); i += 2) {
+      if (info.elements[i].str == "last-generated-id") return info.elements[i + 1].str;
+    }
+    return std::nullopt;
+  };
+  auto x = last_id(a);
+  return x && x == last_id(b);
 }
 
 // Whether the fetched replies (fetch_commands order) are equal as values of `type`.
@@ -172,7 +191,9 @@ bool same_value(const std::string& type, const Value* a, const Value* b, std::si
     std::sort(y.begin(), y.end());
     return x == y;
   }
-  if (type == "stream") return canon(a[0]) == canon(b[0]) && groups_of(a[1]) == groups_of(b[1]);
+  if (type == "stream") {
+    return canon(a[0]) == canon(b[0]) && groups_of(a[1]) == groups_of(b[1]) && same_last_generated_id(a[2], b[2]);
+  }
   return canon(a[0]) == canon(b[0]);
 }
 
@@ -377,7 +398,10 @@ class Comparer {
       }
       auto g = both({"XINFO", "GROUPS", key});
       if (!g) return g.error();
-      return !g->first.is_error() && !g->second.is_error() && groups_of(g->first) == groups_of(g->second);
+      auto info = both({"XINFO", "STREAM", key});
+      if (!info) return info.error();
+      return !g->first.is_error() && !g->second.is_error() && groups_of(g->first) == groups_of(g->second) &&
+             same_last_generated_id(info->first, info->second);
     }
     if (type == "hash" || type == "set") {
       // Every source element is in the target with the same value, and the sizes are equal
