@@ -847,11 +847,21 @@ Result<MigrateReport> run_migrate(const MigrateOptions& options, const ProgressF
                          "usage");
     }
   }
-  // The target must accept writes (a wrong ACL or a replica shows up here, not mid-run).
+  // The target must accept writes (a wrong password or ACL shows up here, not mid-run).
   if (!options.dry_run) {
     auto ping = dst.exec({"PING"});
     if (!ping.ok()) return Error::make("target: " + ping.error().message, ping.error().kind);
     if (ping->is_error()) return Error::make("target: PING: " + ping->str, "redis");
+    // PING succeeds on a replica: ask for its role (a cluster client writes to masters only).
+    if (!dst.is_cluster()) {
+      auto replication = dst.exec({"INFO", "replication"});
+      if (replication.ok() && !replication->is_error() &&
+          replication->str.find("role:slave") != std::string::npos) {
+        return Error::make("target " + to_url->endpoints.at(0).to_string() +
+                               " is a replica (its writes are refused or lost at the next sync); give its master",
+                           "usage");
+      }
+    }
   }
 
   MigrateReport report;

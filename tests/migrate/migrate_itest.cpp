@@ -451,6 +451,21 @@ TEST_F(MigrateTest, BadInputIsRefusedBeforeAnythingIsWritten) {
   EXPECT_EQ(std::stoi(source().cli("DBSIZE")), 1);
 }
 
+// A target that is a replica is refused before anything is read or written, with a message
+// naming it. Found in review: the PING meant to catch it succeeds on a replica, so the run
+// went ahead and every key failed with READONLY (exit 1, one "failed" line per key).
+TEST_F(MigrateTest, ReplicaTargetIsRefusedBeforeAnythingIsWritten) {
+  for (int i = 0; i < 50; ++i) exec(*src_, {"SET", "r" + std::to_string(i), std::to_string(i)});
+  RedisServer primary;
+  RedisServer replica;
+  replica.cli("REPLICAOF", "127.0.0.1", std::to_string(primary.port()));
+  auto run = run_cli({"--from", source().url(), "--to", replica.url()});
+  EXPECT_EQ(run.exit_code, 2) << run.out;
+  EXPECT_NE(run.out.find("is a replica"), std::string::npos) << run.out;
+  EXPECT_EQ(run.out.find("READONLY"), std::string::npos) << run.out;
+  EXPECT_EQ(run.out.find("failed:"), std::string::npos) << run.out;
+}
+
 // A cluster source given as redis-cluster:// works (cluster -> standalone here).
 TEST_F(MigrateTest, ClusterSourceIntoStandalone) {
   for (int i = 0; i < 200; ++i) exec(*dst_, {"SET", "c" + std::to_string(i), std::to_string(i), "PX", "900000"});
