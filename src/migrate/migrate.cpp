@@ -68,7 +68,9 @@ end
 return out
 )lua";
 constexpr int64_t kScriptVanished = 0, kScriptBig = 1, kScriptDumped = 2;
-constexpr uint64_t kScriptReplyBudget = 16ull << 20;
+// What all writers together read per pass (each gets its share, at least 1 MiB): a writer's
+// pass holds its payloads about three times (the reply, the RESTOREs, their send buffer).
+constexpr uint64_t kReadBudgetAllWriters = 8ull << 20;
 
 constexpr std::string_view kKnownTypes[] = {"string", "list", "set", "zset", "hash", "stream"};
 
@@ -190,6 +192,8 @@ class Run {
         checkpoint_(checkpoint),
         progress_(progress),
         proto_max_bulk_len_(proto_max_bulk_len),
+        read_budget_(std::max<uint64_t>(1ull << 20, kReadBudgetAllWriters / static_cast<uint64_t>(
+                                                                              std::max(1, options.parallel)))),
         limiter_(options.max_rate),
         seconds_before_(checkpoint.seconds),
         committed_(checkpoint.counts),
@@ -390,10 +394,10 @@ class Run {
   }
 
   // Runs kReadScript over `keys`. Per key: vanished (settled), big (TTL only), or DUMP + TTL;
-  // keys past the script's reply budget are left to the pipelines. An error reply (EVAL
-  // denied, scripting disabled, a read-only replica refusing it) turns the script off for
-  // the rest of the run; a transport error leaves this batch to the pipelines.
-  void read_by_script(Client& source, const std::vector<std::string>& keys, bool pexpiretime,
+  // keys past the script's reply budget are left for the next pass (true: the script ran). An
+  // error reply (EVAL denied, scripting disabled, a read-only replica refusing it) turns the
+  // script off for the rest of the run; a transport error leaves this batch to the pipelines.
+  bool read_by_script(Client& source, const std::vector<std::string>& keys, bool pexpiretime,
                       const CommandOptions& read_opts, BatchResult& out, std::vector<char>& settled,
                       std::vector<char>& big, std::vector<char>& by_script, std::vector<Result<Value>>& values,
                       std::vector<int>& dump_at, std::vector<int>& ttl_at) {
@@ -405,12 +409,12 @@ class Run {
     eval.insert(eval.end(), keys.begin(), keys.end());
     eval.push_back(std::to_string(options_.big_key_bytes));
     eval.push_back(pexpiretime ? "1" : "0");
-    eval.push_back(std::to_string(kScriptReplyBudget));
+    eval.push_back(std::to_string(read_budget_));
     auto r = source.exec(std::move(eval), read_opts);
-    if (!r.ok()) return;
+    if (!r.ok()) return false;
     if (r->is_error() || !r->is_array() || r->elements.size() != 3 * keys.size()) {
       script_unusable_ = true;
-      return;
+      return false;
     }
     values.reserve(keys.size() * 2);
     for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -432,17 +436,38 @@ class Run {
         ttl_at[i] = static_cast<int>(values.size());
         values.emplace_back(std::move(r->elements[3 * i + 2]));
       }
-      // kScriptNotRead (budget spent) or an unexpected shape: the pipelines read it.
+      // kScriptNotRead (budget spent) or an unexpected shape: the next pass reads it.
     }
+    return true;
   }
 
+  // Copies a batch a pass at a time: a pass reads DUMP payloads up to read_budget_ bytes
+  // and leaves the other keys to the next one, so a batch of large values (500 x 1 MB) is
+  // never held whole. A stop between passes leaves the batch incomplete (not committed).
   BatchResult copy_batch(Client& source, const std::string& key_prefix, const std::vector<std::string>& keys) {
     BatchResult out;
-    CheckpointCounts& c = out.counts;
-    c.scanned = keys.size();
+    out.counts.scanned = keys.size();
     if (options_.before_read) options_.before_read(keys);
+    std::vector<std::string> pass = keys;
+    while (!pass.empty()) {
+      std::vector<std::string> later;
+      copy_pass(source, key_prefix, pass, out, later);
+      if (later.empty() || out.incomplete) break;
+      if (options_.stop != nullptr && options_.stop->load()) {  // Ctrl-C (an abort finishes the batch)
+        out.incomplete = true;
+        break;
+      }
+      pass = std::move(later);
+    }
+    return out;
+  }
+
+  // One pass of copy_batch over `keys`; the keys past the pass's read budget go to `later`.
+  void copy_pass(Client& source, const std::string& key_prefix, const std::vector<std::string>& keys,
+                 BatchResult& out, std::vector<std::string>& later) {
+    CheckpointCounts& c = out.counts;
     const std::size_t n = keys.size();
-    std::vector<char> settled(n, 0);  // counted already (vanished, filtered, failed)
+    std::vector<char> settled(n, 0);  // counted already (vanished, filtered, failed) or left for later
     std::vector<char> big(n, 0);
     CommandOptions read_opts;
     read_opts.timeout = std::chrono::milliseconds(30'000);
@@ -453,18 +478,28 @@ class Run {
     // 0. A standalone source reads the whole batch in one script (MEMORY USAGE, then DUMP +
     // PEXPIRETIME/PTTL of the keys under --big-key-bytes): one command instead of three per
     // key, a third of the source's and the client's work. Keys it leaves (its reply budget
-    // spent) and sources where it cannot run (EVAL denied, a cluster) take the pipelines below.
+    // spent) wait for the next pass; sources where it cannot run (EVAL denied, a cluster) take
+    // the pipelines below.
     std::vector<Result<Value>> script_values;
     std::vector<int> dump_at(n, -1), ttl_at(n, -1);  // index into script_values or replies
     std::vector<char> by_script(n, 0);
     const bool want_type = options_.types.size() > 1;
     if (!source.is_cluster() && !options_.typed && !want_type && !script_unusable_.load()) {
-      read_by_script(source, keys, pexpiretime, read_opts, out, settled, big, by_script, script_values, dump_at, ttl_at);
+      if (read_by_script(source, keys, pexpiretime, read_opts, out, settled, big, by_script, script_values, dump_at,
+                         ttl_at)) {
+        for (std::size_t i = 0; i < n; ++i) {
+          if (!settled[i] && !by_script[i]) {
+            later.push_back(keys[i]);
+            settled[i] = 1;
+          }
+        }
+      }
     }
 
     // 1. TYPE (several --types) and MEMORY USAGE (big keys are not DUMPed whole).
     const bool want_size = !options_.typed && options_.big_key_bytes > 0;
     std::vector<std::size_t> probed;
+    std::vector<uint64_t> memory_usage(n, 0);  // MEMORY USAGE; 0: unknown
     for (std::size_t i = 0; i < n; ++i) {
       if (!settled[i] && !by_script[i]) probed.push_back(i);
     }
@@ -497,13 +532,28 @@ class Run {
           if (m.ok() && m->is_null()) {
             ++c.vanished;
             settled[i] = 1;
-          } else if (m.ok() && m->type == Value::Type::kInteger &&
-                     static_cast<uint64_t>(m->integer) > options_.big_key_bytes) {
-            big[i] = 1;
+          } else if (m.ok() && m->type == Value::Type::kInteger) {
+            memory_usage[i] = static_cast<uint64_t>(m->integer);
+            if (memory_usage[i] > options_.big_key_bytes) big[i] = 1;
           }
           // An error reply (MEMORY not allowed): the size is unknown; DUMP as usual.
         }
       }
+    }
+
+    // The pipelines read DUMP payloads of about read_budget_ bytes at most (by MEMORY
+    // USAGE; at least one key); the rest waits for the next pass.
+    uint64_t planned = 0;
+    bool planned_any = false;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (settled[i] || by_script[i] || options_.typed || big[i]) continue;
+      if (planned_any && planned + memory_usage[i] > read_budget_) {
+        later.push_back(keys[i]);
+        settled[i] = 1;
+        continue;
+      }
+      planned += memory_usage[i];
+      planned_any = true;
     }
 
     // 2. DUMP (not for keys copied by type) + PEXPIRETIME (or PTTL), pipelined.
@@ -677,7 +727,6 @@ class Run {
           break;
       }
     }
-    return out;
   }
 
   struct Done {
@@ -691,6 +740,7 @@ class Run {
   Checkpoint& checkpoint_;   // identity and position; guarded by mu_
   const ProgressFn& progress_;
   const uint64_t proto_max_bulk_len_;
+  const uint64_t read_budget_;  // DUMP payload bytes a writer reads per pass
   RateLimiter limiter_;
   const double seconds_before_;
   const Clock::time_point start_ = Clock::now();
