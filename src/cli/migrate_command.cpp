@@ -209,13 +209,13 @@ int run_migrate(const std::vector<std::string>& args) {
   options.conflict = *conflict;
   options.checkpoint_path = parsed->has("checkpoint") ? parsed->get("checkpoint") : migrate::default_checkpoint_path(options);
   options.resume = parsed->has("resume");
+  options.dry_run = parsed->has("dry-run");
   if (!options.resume && !options.dry_run && ::access(options.checkpoint_path.c_str(), F_OK) == 0) {
     std::fprintf(stderr,
                  "suoke migrate: starting from the beginning; the checkpoint %s of an earlier run is replaced "
                  "(--resume continues it instead)\n",
                  options.checkpoint_path.c_str());
   }
-  options.dry_run = parsed->has("dry-run");
   const bool json = parsed->has("json");
 
   // Ctrl-C / SIGTERM: stop after the batch in flight and still print the report.

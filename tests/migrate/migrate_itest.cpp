@@ -451,6 +451,22 @@ TEST_F(MigrateTest, BadInputIsRefusedBeforeAnythingIsWritten) {
   EXPECT_EQ(std::stoi(source().cli("DBSIZE")), 1);
 }
 
+// --dry-run neither touches an earlier run's checkpoint nor says it replaces it. Found in
+// review: the flag was read after the check, so a dry run announced "the checkpoint ... is
+// replaced".
+TEST_F(MigrateTest, DryRunDoesNotAnnounceReplacingTheCheckpoint) {
+  exec(*src_, {"SET", "a", "1"});
+  const std::string checkpoint = scratch_dir() + "/dry.checkpoint";
+  { std::ofstream(checkpoint) << "{}\n"; }
+  auto run = run_cli({"--from", source().url(), "--to", cluster().seed_url(), "--dry-run", "--checkpoint", checkpoint});
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_EQ(run.out.find("is replaced"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("dry run: 1 migrated"), std::string::npos) << run.out;
+  EXPECT_TRUE(std::filesystem::exists(checkpoint));
+  EXPECT_EQ(target_dbsize(), 0u);
+  std::filesystem::remove(checkpoint);
+}
+
 // A target that is a replica is refused before anything is read or written, with a message
 // naming it. Found in review: the PING meant to catch it succeeds on a replica, so the run
 // went ahead and every key failed with READONLY (exit 1, one "failed" line per key).
