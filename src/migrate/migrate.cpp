@@ -936,10 +936,11 @@ Result<MigrateReport> run_migrate(const MigrateOptions& options, const ProgressF
     report.source_keys_known = true;
     // A cluster has only db 0: keys of several databases would land in one keyspace, where
     // equal names overwrite each other. Never merge them silently.
-    if (databases.size() > 1 && options.key_prefix.empty()) {
+    // A prefix without {db} is the same for every database: no better than none.
+    if (databases.size() > 1 && options.key_prefix.find("{db}") == std::string::npos) {
       return Error::make("the source has keys in databases " + join(names, ", ") +
-                             "; copying them into one keyspace needs --key-prefix (e.g. 'db{db}:'), "
-                             "or copy one --db at a time",
+                             "; copying them into one keyspace needs a --key-prefix with {db} in it (e.g. "
+                             "'db{db}:'), or copy one --db at a time",
                          "usage");
     }
     if (databases.empty()) databases = {from_url->db};

@@ -467,6 +467,19 @@ TEST_F(MigrateTest, DryRunDoesNotAnnounceReplacingTheCheckpoint) {
   std::filesystem::remove(checkpoint);
 }
 
+// --db all with a --key-prefix that has no {db} would still put the databases' keys under one
+// name each (db0's "k" and db2's "k" both become "x:k"): refused like no prefix at all. Found
+// in review: only an empty prefix was refused, and the last database written silently won.
+TEST_F(MigrateTest, AllDatabasesNeedADbPlaceholderInTheKeyPrefix) {
+  exec(*src_, {"SET", "k", "from-db0"});
+  source().cli("-n", "2", "SET", "k", "from-db2");
+  auto run = run_cli({"--from", source().url(), "--to", cluster().seed_url(), "--db", "all", "--key-prefix", "x:"});
+  source().cli("-n", "2", "FLUSHDB");
+  EXPECT_EQ(run.exit_code, 2) << run.out;
+  EXPECT_NE(run.out.find("{db}"), std::string::npos) << run.out;
+  EXPECT_EQ(target_dbsize(), 0u) << run.out;
+}
+
 // A target that is a replica is refused before anything is read or written, with a message
 // naming it. Found in review: the PING meant to catch it succeeds on a replica, so the run
 // went ahead and every key failed with READONLY (exit 1, one "failed" line per key).
