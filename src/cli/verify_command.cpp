@@ -11,6 +11,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "migrate/checkpoint.h"  // url_without_credentials
 #include "migrate/migrate.h"
 #include "migrate/verify.h"
 #include "redis/client.h"
@@ -92,7 +93,7 @@ int run_verify(const std::vector<std::string>& args) {
   if (parsed->get("db") == "all") {
     auto probe = redis::Client::connect(from);
     if (!probe) {
-      std::fprintf(stderr, "suoke verify: source %s: %s\n", from.c_str(), probe.error().message.c_str());
+      std::fprintf(stderr, "suoke verify: source %s: %s\n", migrate::url_without_credentials(from).c_str(), probe.error().message.c_str());
       return 2;
     }
     if (!(*probe)->is_cluster()) {
@@ -122,7 +123,7 @@ int run_verify(const std::vector<std::string>& args) {
 
   auto target = redis::Client::connect(to);
   if (!target) {
-    std::fprintf(stderr, "suoke verify: target %s: %s\n", to.c_str(), target.error().message.c_str());
+    std::fprintf(stderr, "suoke verify: target %s: %s\n", migrate::url_without_credentials(to).c_str(), target.error().message.c_str());
     return 2;
   }
   migrate::VerifyReport total;
@@ -139,7 +140,7 @@ int run_verify(const std::vector<std::string>& args) {
     }
     auto source = redis::Client::connect(url);
     if (!source) {
-      std::fprintf(stderr, "suoke verify: source %s: %s\n", url.c_str(), source.error().message.c_str());
+      std::fprintf(stderr, "suoke verify: source %s: %s\n", migrate::url_without_credentials(url).c_str(), source.error().message.c_str());
       return 2;
     }
     options.target_key_prefix = db >= 0 ? migrate::expand_key_prefix(key_prefix, db) : key_prefix;

@@ -324,6 +324,22 @@ TEST(VerifyItest, KeysExpiringDuringTheCheckAreNotReported) {
   EXPECT_TRUE(has(examples(single, "missing_in_target"), "gone-from-target-first")) << single.out;
 }
 
+// A wrong password or an unreachable server is reported without the URL's password. Found in
+// review: verify printed the URL as given ("source redis://:secret@host: ... rejected AUTH").
+TEST(VerifyItest, ErrorsDoNotEchoThePassword) {
+  RedisServer locked(RedisServer::Options{.password = "s3cret"});
+  const std::string wrong = "redis://:not-the-pw-xyz@127.0.0.1:" + std::to_string(locked.port());
+  const std::string dead = "redis://:dead-pw-xyz@127.0.0.1:" + std::to_string(redis_detail::free_port());
+  for (const std::string& args : {" --from " + wrong + " --to " + wrong, " --from " + dead + " --to " + wrong,
+                                  " --from " + locked.url() + " --to " + dead, " --from " + dead + " --to " + wrong +
+                                                                                   " --db all"}) {
+    std::string out;
+    EXPECT_EQ(run_command(kSuoke + " verify" + args, &out), 2) << args << ": " << out;
+    EXPECT_NE(out.find("127.0.0.1:"), std::string::npos) << out;
+    EXPECT_EQ(out.find("-pw-xyz"), std::string::npos) << "password echoed: " << out;
+  }
+}
+
 TEST(VerifyItest, UsageErrorsAndUnreachableServersExit2) {
   RedisServer up;
   std::string out;
