@@ -17,7 +17,7 @@
 namespace suoke::migrate {
 namespace {
 
-constexpr int kFormatVersion = 1;
+constexpr uint64_t kFormatVersion = 1;
 
 Result<void> write_all(int fd, const std::string& data, const std::string& path) {
   std::size_t off = 0;
@@ -38,9 +38,15 @@ boost::json::object counts_json(const CheckpointCounts& c) {
           {"bytes", c.bytes}};
 }
 
-uint64_t u64(const boost::json::object& o, const char* name) {
+// A missing field reads as 0; a field that is not a non-negative integer is an error naming it
+// (to_number would throw on -1 or 1.5, and a hand-edited or truncated checkpoint must get a
+// message, not an exception).
+Result<uint64_t> u64(const boost::json::object& o, const char* name) {
   auto* v = o.if_contains(name);
-  return v != nullptr && v->is_number() ? v->to_number<uint64_t>() : 0;
+  if (v == nullptr) return uint64_t{0};
+  if (v->is_uint64()) return v->get_uint64();
+  if (v->is_int64() && v->get_int64() >= 0) return static_cast<uint64_t>(v->get_int64());
+  return Error::make(std::string("\"") + name + "\" must be a non-negative integer", "config");
 }
 
 std::string str(const boost::json::object& o, const char* name) {
@@ -173,13 +179,20 @@ Result<Checkpoint> load_checkpoint(const std::string& path) {
     data.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
+  return parse_checkpoint(data, path);
+}
+
+Result<Checkpoint> parse_checkpoint(std::string_view text, std::string_view name) {
+  const std::string where = "checkpoint " + std::string(name);
+  auto bad = [&](const std::string& why) { return Error::make(where + ": " + why, "config"); };
   boost::system::error_code ec;
-  auto v = boost::json::parse(data, ec);
-  if (ec || !v.is_object()) return Error::make("checkpoint " + path + " is not valid JSON", "config");
+  auto v = boost::json::parse(text, ec);
+  if (ec) return bad("not valid JSON (" + ec.message() + ")");
+  if (!v.is_object()) return bad("not a JSON object");
   const auto& o = v.as_object();
-  if (u64(o, "version") != kFormatVersion) {
-    return Error::make("checkpoint " + path + " has an unknown format version", "config");
-  }
+  auto version = u64(o, "version");
+  if (!version.ok()) return bad(version.error().message);
+  if (*version != kFormatVersion) return bad("unknown format version " + std::to_string(*version));
   Checkpoint cp;
   cp.from = str(o, "from");
   cp.to = str(o, "to");
@@ -187,32 +200,55 @@ Result<Checkpoint> load_checkpoint(const std::string& path) {
   cp.db = str(o, "db");
   cp.types = str(o, "types");
   auto key_prefix = bytes_field(o, "key_prefix");
-  if (!match || !key_prefix) return Error::make("checkpoint " + path + " is inconsistent", "config");
+  if (!match) return bad("\"match\" is not hex");
+  if (!key_prefix) return bad("\"key_prefix\" is not hex");
   cp.match = std::move(*match);
   cp.key_prefix = std::move(*key_prefix);
-  if (auto* dbs = o.if_contains("databases"); dbs != nullptr && dbs->is_array()) {
+  if (auto* dbs = o.if_contains("databases"); dbs != nullptr) {
+    if (!dbs->is_array()) return bad("\"databases\" must be an array");
     for (const auto& d : dbs->as_array()) {
-      if (d.is_number()) cp.databases.push_back(d.to_number<int>());
+      if (!d.is_int64() || d.get_int64() < 0 || d.get_int64() > (1 << 20)) {
+        return bad("\"databases\" must hold database numbers");
+      }
+      cp.databases.push_back(static_cast<int>(d.get_int64()));
     }
   }
-  cp.db_index = u64(o, "db_index");
-  if (auto* c = o.if_contains("cursors"); c != nullptr && c->is_object()) {
+  auto db_index = u64(o, "db_index");
+  if (!db_index.ok()) return bad(db_index.error().message);
+  if (*db_index > cp.databases.size()) return bad("\"db_index\" is past the last database");
+  cp.db_index = static_cast<std::size_t>(*db_index);
+  if (auto* c = o.if_contains("cursors"); c != nullptr) {
+    if (!c->is_object()) return bad("\"cursors\" must be an object");
     for (const auto& [node, cursor] : c->as_object()) {
-      if (cursor.is_string()) cp.position.cursors[std::string(node)] = std::string(cursor.as_string());
+      if (!cursor.is_string()) return bad("the cursor of " + std::string(node) + " must be a string");
+      cp.position.cursors[std::string(node)] = std::string(cursor.as_string());
     }
   }
-  if (auto* f = o.if_contains("finished"); f != nullptr && f->is_array()) {
+  if (auto* f = o.if_contains("finished"); f != nullptr) {
+    if (!f->is_array()) return bad("\"finished\" must be an array");
     for (const auto& node : f->as_array()) {
-      if (node.is_string()) cp.position.finished.insert(std::string(node.as_string()));
+      if (!node.is_string()) return bad("\"finished\" must hold node addresses");
+      cp.position.finished.insert(std::string(node.as_string()));
     }
   }
-  if (auto* c = o.if_contains("counts"); c != nullptr && c->is_object()) {
+  if (auto* c = o.if_contains("counts"); c != nullptr) {
+    if (!c->is_object()) return bad("\"counts\" must be an object");
     const auto& co = c->as_object();
-    cp.counts = {u64(co, "scanned"), u64(co, "migrated"), u64(co, "typed"),    u64(co, "skipped"), u64(co, "expired"),
-                 u64(co, "vanished"), u64(co, "failed"),  u64(co, "filtered"), u64(co, "bytes")};
+    uint64_t* fields[] = {&cp.counts.scanned, &cp.counts.migrated, &cp.counts.typed,
+                          &cp.counts.skipped, &cp.counts.expired,  &cp.counts.vanished,
+                          &cp.counts.failed,  &cp.counts.filtered, &cp.counts.bytes};
+    const char* names[] = {"scanned", "migrated", "typed", "skipped", "expired", "vanished", "failed", "filtered", "bytes"};
+    for (std::size_t i = 0; i < std::size(fields); ++i) {
+      auto n = u64(co, names[i]);
+      if (!n.ok()) return bad("counts: " + n.error().message);
+      *fields[i] = *n;
+    }
   }
-  if (auto* s = o.if_contains("seconds"); s != nullptr && s->is_number()) cp.seconds = s->to_number<double>();
-  if (cp.db_index > cp.databases.size()) return Error::make("checkpoint " + path + " is inconsistent", "config");
+  if (auto* s = o.if_contains("seconds"); s != nullptr) {
+    if (!s->is_number()) return bad("\"seconds\" must be a number");
+    cp.seconds = s->is_double() ? s->get_double() : s->is_int64() ? static_cast<double>(s->get_int64())
+                                                                  : static_cast<double>(s->get_uint64());
+  }
   return cp;
 }
 

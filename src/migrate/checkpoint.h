@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -33,6 +34,9 @@ struct Checkpoint {
 Result<void> save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 // Errors: the file is missing ("not_found") or does not parse.
 Result<Checkpoint> load_checkpoint(const std::string& path);
+// The same from the file's text; `name` goes into the messages. Every malformed field is an
+// error naming it, never an exception.
+Result<Checkpoint> parse_checkpoint(std::string_view text, std::string_view name);
 
 // A URL for checkpoints and file names: scheme, endpoints and database; no user or password.
 std::string url_without_credentials(std::string_view url);
