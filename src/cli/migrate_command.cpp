@@ -49,7 +49,9 @@ constexpr const char* kMigrateSummary =
     "Progress on stderr: a live bar on a terminal, otherwise a line every --progress-interval seconds;\n"
     "the report to stdout (--json: one JSON object with migrated, skipped, expired, vanished, failed,\n"
     "typed, filtered, bytes, seconds, keys_per_sec).\n"
-    "Exit 0 when no key failed; 1 when some failed or the run stopped early; 2 for bad usage.\n"
+    "Exit 0 when no key failed; 1 when some failed, the run stopped early or the source holds no key\n"
+    "(matching --match): an empty source is more likely a wrong URL or --db than a finished job;\n"
+    "2 for bad usage.\n"
     "Ctrl-C stops after the batches in flight and saves the checkpoint (no half-written key).";
 
 const std::vector<FlagSpec>& migrate_flags() {
@@ -257,8 +259,11 @@ int run_migrate(const std::vector<std::string>& args) {
     return result.error().kind == "usage" ? 2 : 1;
   }
   const auto& r = *result;
-  if (r.scanned == 0 && r.aborted.empty()) {
-    std::fprintf(stderr, "suoke migrate: the source has no keys%s%s: nothing to migrate\n",
+  // Nothing to copy is reported as an error (the "empty source"): a wrong host, port or
+  // --db is the likely cause, and a script must not take it for a completed migration.
+  const bool empty_source = r.scanned == 0 && r.aborted.empty() && !r.stopped;
+  if (empty_source) {
+    std::fprintf(stderr, "suoke migrate: the source has no keys%s%s: nothing to migrate (check the URL and --db)\n",
                  options.match.empty() ? "" : " matching ", options.match.c_str());
   }
   for (const auto& e : r.errors) std::fprintf(stderr, "suoke migrate: failed: %s\n", e.c_str());
@@ -277,7 +282,7 @@ int run_migrate(const std::vector<std::string>& args) {
                 static_cast<unsigned long long>(r.vanished), static_cast<unsigned long long>(r.failed),
                 human_bytes(r.bytes).c_str(), r.seconds, r.keys_per_sec());
   }
-  return r.failed == 0 && r.aborted.empty() && !r.stopped ? 0 : 1;
+  return r.failed == 0 && r.aborted.empty() && !r.stopped && !empty_source ? 0 : 1;
 }
 
 }  // namespace suoke::cli

@@ -406,9 +406,10 @@ TEST_F(MigrateTest, MatchDryRunAndDb) {
   EXPECT_NE(run.out.find("only database 0"), std::string::npos) << run.out;
 }
 
-TEST_F(MigrateTest, EmptySourceIsZeroCountsAndExitZero) {
+TEST_F(MigrateTest, EmptySourceIsAnErrorWithZeroCounts) {
   auto run = run_cli({"--from", source().url(), "--to", cluster().seed_url(), "--json"});
-  ASSERT_EQ(run.exit_code, 0) << run.out;
+  ASSERT_EQ(run.exit_code, 1) << run.out;
+  EXPECT_EQ(target_dbsize(), 0u);
   EXPECT_NE(run.out.find("the source has no keys"), std::string::npos) << run.out;
   auto j = json_of(run.out);
   for (const char* f : {"migrated", "skipped", "expired", "vanished", "failed", "bytes"}) {
