@@ -57,7 +57,6 @@ struct Outcome {
   Verdict verdict = Verdict::kEqual;
   Category category = Category::kValueMismatch;
 };
-Outcome equal() { return {Verdict::kEqual, Category::kValueMismatch}; }
 Outcome vanished() { return {Verdict::kVanished, Category::kValueMismatch}; }
 Outcome mismatch(Category c) { return {Verdict::kMismatch, c}; }
 

@@ -174,7 +174,7 @@ std::optional<ParsedBody> parse_body(const http::Request& request) {
   if (blank) return parsed;
   bool json_type = ctype.find("json") != std::string::npos;
   std::size_t first = body.find_first_not_of(" \t\r\n");
-  if (json_type || ctype.empty() && (body[first] == '{' || body[first] == '[')) {
+  if (json_type || (ctype.empty() && (body[first] == '{' || body[first] == '['))) {
     boost::system::error_code ec;
     json::value v = json::parse(body, ec);
     if (ec || !v.is_object()) return std::nullopt;
