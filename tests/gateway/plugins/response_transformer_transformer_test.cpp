@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "gateway/plugins/response_transformer/transformer.h"
 #include "gateway/plugins/response_transformer_test_util.h"
@@ -250,6 +253,66 @@ TEST(ResponseTransformerJson, SerializationKeepsNumbersAndText) {
             "{\"t\":36.5,\"i\":-12,\"u\":18446744073709551615,\"e\":1e999,\"z\":1,"
             "\"s\":\"caf\xc3\xa9 \\\"q\\\" \\\\ \\n \\u0001 /\",\"k\\\"ey\":[true,false,null]}");
   EXPECT_TRUE(json::parse(*out).is_object());
+}
+
+// What parse + transform + serialize writes, or nullopt when the parser rejects the body:
+// the reference for the text fast path that top-level removes take.
+std::optional<std::string> through_the_parser(const Config& config, std::string_view body) {
+  boost::system::error_code ec;
+  json::parse_options options;
+  options.max_depth = 256;
+  json::value document = json::parse(body, ec, {}, options);
+  if (ec) return std::nullopt;
+  transform_json(config, document);
+  std::string out;
+  serialize_json(document, out);
+  return out;
+}
+
+TEST(ResponseTransformerJson, TopLevelRemovesAsTextMatchTheParserByteForByte) {
+  auto c = make({{"remove", "json", {"sensitive_data", "personal_info", "a\\.b"}}});  // a\.b: the key "a.b"
+  ASSERT_TRUE(c.removes_top_level_keys_only);
+  std::string wide = "{";
+  for (int i = 0; i < 40; ++i) wide += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":" + std::to_string(i);
+  wide += ",\"personal_info\":1}";
+  std::string deep(100, '[');
+  deep += std::string(100, ']');
+  const std::vector<std::string> bodies = {
+      // canonical: edited as text
+      R"({"id":42,"name":"bench","status":"ok","sensitive_data":"4111","personal_info":"a@b"})",
+      R"({"sensitive_data":{"x":[1,{"y":null}]},"a.b":true,"personal_info":[],"z":false})",
+      R"({"personal_info":1})", R"({})", R"([1,2,{"personal_info":1}])", R"("text")", "0",
+      "-7", "123456789012345678", R"({"a":{"sensitive_data":1},"b":[{}],"c":"x y~"})",
+      R"({"n":{"n":{"n":{}}},"sensitive_data":-0})",
+      // not canonical: the parser decides (same output, or the same rejection)
+      R"({"sensitive_data":1,"sensitive_data":2,"x":3})", R"({"x":1,"y":{"k":1,"k":2}})",
+      R"({ "a": 1, "personal_info": 2 })", " {\"a\":1}", "{\"a\":1}\n",
+      R"({"t":36.5,"z":1.0,"e":1e400,"E":2E3,"u":18446744073709551615,"v":1234567890123456789})",
+      R"({"s":"caf\u00e9 \/ \" \\","personal_info":"x"})", "{\"s\":\"caf\xc3\xa9\"}",
+      "{\"s\":\"bad \xff utf8\"}", "{\"s\":\"tab\there\"}", R"({"n":01})", R"({"n":-})",
+      R"({"n":-0,"personal_info":1})", R"({"a":1,})", R"({"a":1)", R"({"a" 1})", R"([1,])",
+      R"({"a":tru})", R"({"a":nul})", "", "nul", "{} {}", "[", R"({"a":[1 2]})", wide, deep,
+      std::string(300, '[') + std::string(300, ']')};
+  for (const auto& body : bodies) {
+    auto want = through_the_parser(c, body);
+    auto got = transform_json_body(c, body);
+    ASSERT_EQ(got.ok(), want.has_value()) << body;
+    if (want) {
+      EXPECT_EQ(*got, *want) << body;
+    }
+  }
+  // The canonical bench body loses exactly its two fields, bytes kept.
+  auto out = transform_json_body(c, bodies[0]);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out, R"({"id":42,"name":"bench","status":"ok"})");
+}
+
+TEST(ResponseTransformerJson, OnlyPlainTopLevelRemovesTakeTheTextPath) {
+  EXPECT_TRUE(make({{"remove", "json", {"a", "b"}}}).removes_top_level_keys_only);
+  EXPECT_FALSE(make({{"remove", "json", {"a.b"}}}).removes_top_level_keys_only);
+  EXPECT_FALSE(make({{"remove", "json", {"a[*]"}}}).removes_top_level_keys_only);
+  EXPECT_FALSE(make({{"remove", "json", {"a"}}, {"rename", "json", {"b:c"}}}).removes_top_level_keys_only);
+  EXPECT_FALSE(make({{"remove", "headers", {"x"}}}).removes_top_level_keys_only);
 }
 
 TEST(ResponseTransformerHeaders, EveryOperationInKongOrder) {

@@ -2,14 +2,20 @@
 
 #include "core/json_string.h"
 
+#include <algorithm>
 #include <array>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
 #include <charconv>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <optional>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace suoke::gateway::plugins::response_transformer {
 namespace {
@@ -320,6 +326,204 @@ void append_number(std::string& out, T v) {
   out.append(buf, r.ptr);
 }
 
+
+// Recognises JSON text that boost::json's parse + serialize_json would reproduce byte for
+// byte: no whitespace, strings of printable ASCII without escapes, integers of at most 18
+// digits without a leading zero (and not -0), no duplicate keys (the parser keeps the last
+// value at the first key's place), at most kMaxCanonicalMembers members per object and
+// kMaxCanonicalDepth levels. Anything else is "not canonical", not "invalid": the caller
+// then takes the parser, which decides validity and produces the output as before.
+class CanonicalJsonScanner {
+ public:
+  struct Member {
+    std::string_view key;  // without the quotes
+    const char* begin;     // the opening quote of the key
+    const char* end;       // one past the value
+  };
+  static constexpr std::size_t kMaxCanonicalMembers = 32;
+  static constexpr std::size_t kMaxCanonicalDepth = 64;
+
+  CanonicalJsonScanner(std::string_view text, std::vector<std::string_view>& keys)
+      : p_(text.data()), end_(text.data() + text.size()), keys_(keys) {
+    keys_.clear();
+  }
+
+  // The whole text is one canonical value; a top-level object's members are listed in
+  // `top_members` (left empty for any other value).
+  bool scan_document(std::vector<Member>& top_members) {
+    top_members.clear();
+    if (p_ == end_) return false;
+    bool ok = *p_ == '{' ? object(1, &top_members) : value(1);
+    return ok && p_ == end_;
+  }
+
+ private:
+  bool value(std::size_t depth) {
+    if (p_ == end_) return false;
+    switch (*p_) {
+      case '{':
+        return object(depth + 1, nullptr);
+      case '[':
+        return array(depth + 1);
+      case '"': {
+        std::string_view s;
+        return string(s);
+      }
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      default:
+        return number();
+    }
+  }
+
+  bool literal(std::string_view word) {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() ||
+        std::memcmp(p_, word.data(), word.size()) != 0)
+      return false;
+    p_ += word.size();
+    return true;
+  }
+
+  bool number() {
+    const char* start = p_;
+    if (*p_ == '-') ++p_;
+    const char* digits = p_;
+    while (p_ != end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    std::size_t n = static_cast<std::size_t>(p_ - digits);
+    if (n == 0 || n > 18) return false;
+    if (*digits == '0' && (n > 1 || digits != start)) return false;  // 01, -0
+    // A fraction or exponent follows: not canonical (the parser re-formats doubles).
+    return p_ == end_ || (*p_ != '.' && *p_ != 'e' && *p_ != 'E');
+  }
+
+  bool string(std::string_view& contents) {
+    const char* start = ++p_;  // past the opening quote
+#if defined(__SSE2__)
+    // Sixteen bytes per step while they lie inside the text: the first byte that is '"',
+    // '\\', DEL, a control or non-ASCII (signed < 0x20) ends the scan.
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i del = _mm_set1_epi8(0x7f);
+    const __m128i space = _mm_set1_epi8(0x20);
+    while (end_ - p_ >= 16) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
+      __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                  _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmplt_epi8(v, space)));
+      auto mask = static_cast<unsigned>(_mm_movemask_epi8(stop));
+      if (mask == 0) {
+        p_ += 16;
+        continue;
+      }
+      p_ += __builtin_ctz(mask);
+      if (*p_ != '"') return false;
+      contents = std::string_view(start, static_cast<std::size_t>(p_ - start));
+      ++p_;
+      return true;
+    }
+#endif
+    while (p_ != end_) {
+      auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        contents = std::string_view(start, static_cast<std::size_t>(p_ - start));
+        ++p_;
+        return true;
+      }
+      if (c < 0x20 || c >= 0x7f || c == '\\') return false;
+      ++p_;
+    }
+    return false;
+  }
+
+  bool object(std::size_t depth, std::vector<Member>* members) {
+    if (depth > kMaxCanonicalDepth) return false;
+    ++p_;  // '{'
+    if (p_ != end_ && *p_ == '}') {
+      ++p_;
+      return true;
+    }
+    const std::size_t first_key = keys_.size();
+    while (true) {
+      if (p_ == end_ || *p_ != '"') return false;
+      const char* member_begin = p_;
+      std::string_view key;
+      if (!string(key)) return false;
+      if (keys_.size() - first_key == kMaxCanonicalMembers) return false;
+      for (std::size_t i = first_key; i < keys_.size(); ++i) {
+        if (keys_[i] == key) return false;
+      }
+      keys_.push_back(key);
+      if (p_ == end_ || *p_ != ':') return false;
+      ++p_;
+      if (!value(depth)) return false;
+      if (members) members->push_back({key, member_begin, p_});
+      if (p_ == end_) return false;
+      if (*p_ == '}') {
+        ++p_;
+        keys_.resize(first_key);
+        return true;
+      }
+      if (*p_ != ',') return false;
+      ++p_;
+    }
+  }
+
+  bool array(std::size_t depth) {
+    if (depth > kMaxCanonicalDepth) return false;
+    ++p_;  // '['
+    if (p_ != end_ && *p_ == ']') {
+      ++p_;
+      return true;
+    }
+    while (true) {
+      if (!value(depth)) return false;
+      if (p_ == end_) return false;
+      if (*p_ == ']') {
+        ++p_;
+        return true;
+      }
+      if (*p_ != ',') return false;
+      ++p_;
+    }
+  }
+
+  const char* p_;
+  const char* end_;
+  std::vector<std::string_view>& keys_;
+};
+
+// The fast path for Config::removes_top_level_keys_only: a canonical body (see the scanner)
+// is copied without the removed top-level members, which is exactly what parsing, erasing
+// (order kept) and serializing would write. Returns false, leaving `out` alone, when the
+// body is not canonical.
+bool remove_top_level_keys_as_text(const Config& config, std::string_view body, std::string& out) {
+  thread_local std::vector<std::string_view> keys;
+  thread_local std::vector<CanonicalJsonScanner::Member> members;
+  CanonicalJsonScanner scanner(body, keys);
+  if (!scanner.scan_document(members)) return false;
+  out.clear();
+  out.reserve(body.size());
+  if (members.empty()) {  // not an object, or an empty one: nothing to remove
+    out.append(body);
+    return true;
+  }
+  out.push_back('{');
+  bool first = true;
+  for (const auto& m : members) {
+    bool removed = std::any_of(config.remove_json.begin(), config.remove_json.end(),
+                               [&](const JsonEntry& e) { return e.path.segments[0].key == m.key; });
+    if (removed) continue;
+    if (!first) out.push_back(',');
+    first = false;
+    out.append(m.begin, static_cast<std::size_t>(m.end - m.begin));
+  }
+  out.push_back('}');
+  return true;
+}
+
 }  // namespace
 
 std::optional<JsonPath> parse_path(std::string_view text) {
@@ -436,6 +640,12 @@ Result<Config> parse_config(const json::object& config) {
     c.append_headers = header_entries(*append);
     c.append_json = json_entries(*append, true, false);
   }
+  c.removes_top_level_keys_only =
+      !c.remove_json.empty() && c.rename_json.empty() && c.replace_json.empty() &&
+      c.add_json.empty() && c.append_json.empty() &&
+      std::all_of(c.remove_json.begin(), c.remove_json.end(), [](const JsonEntry& e) {
+        return e.path.segments.size() == 1 && e.path.segments[0].kind == PathSegment::Kind::kKey;
+      });
   return c;
 }
 
@@ -500,6 +710,9 @@ void transform_json(const Config& config, json::value& document) {
 }
 
 Result<void> transform_json_body_into(const Config& config, std::string_view body, std::string& out) {
+  if (config.removes_top_level_keys_only && remove_top_level_keys_as_text(config, body, out)) {
+    return Ok();
+  }
   // Small bodies (the common case) parse into this stack block: no heap block per request.
   unsigned char first_block[4096];
   json::monotonic_resource arena(first_block, sizeof first_block);

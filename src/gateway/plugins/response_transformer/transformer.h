@@ -87,6 +87,10 @@ struct Config {
       append_headers;
   std::vector<JsonEntry> remove_json, rename_json, replace_json, add_json, append_json;
 
+  // Every JSON operation is a remove of a plain top-level key (Kong's own use, and the seed's):
+  // such bodies can be edited as text (see transform_json_body_into).
+  bool removes_top_level_keys_only = false;
+
   bool has_json_transform() const {
     return !remove_json.empty() || !rename_json.empty() || !replace_json.empty() ||
            !add_json.empty() || !append_json.empty();
