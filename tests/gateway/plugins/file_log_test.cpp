@@ -438,3 +438,54 @@ TEST(FileLogSerializeTest, HeaderNamesLowerCasedAsciiOnly) {
 
 }  // namespace
 }  // namespace suoke::gateway::plugins::file_log
+
+namespace suoke::gateway::plugins::file_log {
+namespace {
+
+std::string tagged(std::string prefix, std::size_t i) {
+  prefix += std::to_string(i);
+  return prefix;
+}
+
+// Header tables up to 64 headers take the pairwise scan, larger ones the plain quadratic
+// one: both give Kong's table (first-seen order, lower-case names, repeats as arrays).
+TEST(FileLogSerializeTest, HeaderTablesOfEverySizeKeepOrderAndRepeats) {
+  for (std::size_t count : {1u, 2u, 63u, 64u, 65u, 70u}) {
+    RequestContext ctx;
+    ctx.method = "GET";
+    ctx.path = "/";
+    ctx.status = 200;
+    std::vector<std::string> expected_names;
+    for (std::size_t i = 0; i < count; ++i) {
+      // Every 10th header (and the last) repeats X-Rep; the others have distinct names
+      // of equal and unequal lengths.
+      if (i % 10 == 0 || i + 1 == count) {
+        ctx.response_head.emplace_back(i % 20 == 0 ? "X-Rep" : "x-REP", tagged("v", i));
+        if (i == 0) expected_names.push_back("x-rep");
+      } else {
+        ctx.response_head.emplace_back(tagged("H-", i), std::to_string(i));
+        expected_names.push_back(tagged("h-", i));
+      }
+    }
+    auto record = boost::json::parse(serialize(ctx)).as_object();
+    const auto& table = record.at("response").at("headers").as_object();
+    ASSERT_EQ(table.size(), expected_names.size()) << count;
+    std::size_t k = 0;
+    for (const auto& member : table) EXPECT_EQ(member.key(), expected_names[k++]) << count;
+    boost::json::array reps;
+    for (std::size_t i = 0; i < count; ++i) {
+      if (i % 10 == 0 || i + 1 == count) reps.emplace_back(tagged("v", i));
+    }
+    if (reps.size() == 1) {
+      EXPECT_EQ(table.at("x-rep"), reps[0]) << count;
+    } else {
+      EXPECT_EQ(table.at("x-rep"), reps) << count;
+    }
+    if (count > 2) {
+      EXPECT_EQ(table.at("h-1"), "1") << count;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace suoke::gateway::plugins::file_log

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstring>
 #include <charconv>
@@ -174,7 +175,7 @@ std::size_t header_table_bound(std::size_t count, Names name_of, Values value_of
 // header list, without building a table: a name is written where it first appears, with the
 // values of its later repetitions (headers are few, so the quadratic scan is cheap).
 template <class Names, class Values>
-void write_header_table(Cursor& out, std::size_t count, Names name_of, Values value_of, bool redact) {
+void write_header_table_quadratic(Cursor& out, std::size_t count, Names name_of, Values value_of, bool redact) {
   out.put('{');
   bool first = true;
   for (std::size_t i = 0; i < count; ++i) {
@@ -200,6 +201,55 @@ void write_header_table(Cursor& out, std::size_t count, Names name_of, Values va
     out.string(value_of(i));
     for (std::size_t j = i + 1; j < count; ++j) {
       if (!http::iequals(name_of(j), name)) continue;
+      out.put(',');
+      out.string(value_of(j));
+    }
+    out.put(']');
+  }
+  out.put('}');
+}
+
+template <class Names, class Values>
+void write_header_table(Cursor& out, std::size_t count, Names name_of, Values value_of, bool redact) {
+  // Up to 64 headers (always, in practice): the names are fetched once and every pair
+  // compared once, by length first; bit i of `repeat` marks a header named like an earlier
+  // one, bit i of `repeated` a first occurrence that has later ones.
+  constexpr std::size_t kTracked = 64;
+  if (count > kTracked) return write_header_table_quadratic(out, count, name_of, value_of, redact);
+  std::array<std::string_view, kTracked> names;
+  uint64_t repeat = 0;
+  uint64_t repeated = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    names[i] = name_of(i);
+    for (std::size_t j = 0; j < i; ++j) {
+      if (names[j].size() == names[i].size() && http::iequals(names[j], names[i])) {
+        repeat |= uint64_t{1} << i;
+        repeated |= uint64_t{1} << j;  // the first match is the first occurrence
+        break;
+      }
+    }
+  }
+  out.put('{');
+  bool first = true;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (repeat & (uint64_t{1} << i)) continue;
+    std::string_view name = names[i];
+    if (!first) out.put(',');
+    first = false;
+    out.lower_string(name);
+    out.put(':');
+    if (redact && is_redacted(name)) {
+      out.literal("\"REDACTED\"");
+      continue;
+    }
+    if (!(repeated & (uint64_t{1} << i))) {
+      out.string(value_of(i));
+      continue;
+    }
+    out.put('[');
+    out.string(value_of(i));
+    for (std::size_t j = i + 1; j < count; ++j) {
+      if (names[j].size() != name.size() || !http::iequals(names[j], name)) continue;
       out.put(',');
       out.string(value_of(j));
     }
