@@ -442,6 +442,38 @@ TEST(FileLogSerializeTest, HeaderNamesLowerCasedAsciiOnly) {
 namespace suoke::gateway::plugins::file_log {
 namespace {
 
+// Names are lower-cased and everything escaped at every length and position (the writer
+// copies plain strings in 8- and 16-byte blocks, the last one overlapping).
+TEST(FileLogSerializeTest, HeaderNamesAndValuesAtEveryLengthAndPosition) {
+  const char special[] = {'"', '\\', '\n', '\x01', '\x1f', '\x7f', 'A', 'Z', '@', '[', 'a', '~'};
+  for (std::size_t length = 1; length <= 40; ++length) {
+    for (char byte : special) {
+      for (std::size_t at = 0; at < length; ++at) {
+        std::string name(length, 'N');
+        std::string value(length, 'V');
+        name[at] = byte;
+        value[at] = byte;
+        std::string lowered = name;
+        for (char& c : lowered) {
+          if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        }
+        RequestContext ctx;
+        ctx.method = "GET";
+        ctx.path = value;
+        ctx.response_head = {{name, value}};
+        std::string line = serialize(ctx);
+        ASSERT_EQ(line.find('\n'), std::string::npos) << line;
+        auto record = boost::json::parse(line).as_object();
+        const auto& table = record.at("response").at("headers").as_object();
+        ASSERT_EQ(table.size(), 1u) << line;
+        EXPECT_EQ(table.begin()->key(), lowered) << line;
+        EXPECT_EQ(table.begin()->value().as_string(), value) << line;
+        EXPECT_EQ(record.at("request").at("uri").as_string(), value) << line;
+      }
+    }
+  }
+}
+
 std::string tagged(std::string prefix, std::size_t i) {
   prefix += std::to_string(i);
   return prefix;
