@@ -19,6 +19,7 @@ namespace suoke::gateway::proxy {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+using namespace std::string_view_literals;
 using http::ConnState;
 using http::HeaderStore;
 using http::SteadyClock;
@@ -437,7 +438,7 @@ class ProxySession : public http::Connection,
       up_out_.push_back('?');
       up_out_.append(query_);
     }
-    up_out_.append(" HTTP/1.1\r\nHost: ");
+    up_out_.append(" HTTP/1.1\r\nHost: "sv);
     if (match_.route->preserve_host && !host_.empty()) {
       up_out_.append(host_);
     } else {
@@ -449,7 +450,7 @@ class ProxySession : public http::Connection,
         append_uint(up_out_, svc.port);
       }
     }
-    up_out_.append("\r\n");
+    up_out_.append("\r\n"sv);
 
     std::string_view connection = req_headers_.find(bhttp::field::connection);
     bool plain = connection_is_plain(connection);
@@ -481,13 +482,13 @@ class ProxySession : public http::Connection,
       }
     }
 
-    up_out_.append("X-Forwarded-For: ");
+    up_out_.append("X-Forwarded-For: "sv);
     if (!xff.empty()) {
       up_out_.append(xff);
-      up_out_.append(", ");
+      up_out_.append(", "sv);
     }
     up_out_.append(client_ip_);
-    up_out_.append("\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ");
+    up_out_.append("\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: "sv);
     std::string_view bare_host = host_;
     if (!bare_host.empty() && bare_host.front() != '[') {
       bare_host = bare_host.substr(0, bare_host.find(':'));
@@ -495,32 +496,32 @@ class ProxySession : public http::Connection,
       bare_host = bare_host.substr(0, bare_host.find(']') + 1);
     }
     up_out_.append(bare_host);
-    up_out_.append("\r\nX-Forwarded-Port: ");
+    up_out_.append("\r\nX-Forwarded-Port: "sv);
     up_out_.append(local_port_);
-    up_out_.append("\r\nX-Forwarded-Path: ");
+    up_out_.append("\r\nX-Forwarded-Path: "sv);
     up_out_.append(path_);
     if (match_.route->strip_path && !match_.matched_path.empty() &&
         match_.route->paths.size() > 0) {
       std::string_view prefix = match_.matched_path;
       if (prefix.size() > 1 && prefix.back() == '/') prefix.remove_suffix(1);
       if (prefix != "/") {
-        up_out_.append("\r\nX-Forwarded-Prefix: ");
+        up_out_.append("\r\nX-Forwarded-Prefix: "sv);
         up_out_.append(prefix);
       }
     }
-    up_out_.append("\r\nX-Real-IP: ");
+    up_out_.append("\r\nX-Real-IP: "sv);
     up_out_.append(client_ip_);
-    up_out_.append("\r\nX-Request-Id: ");
+    up_out_.append("\r\nX-Request-Id: "sv);
     up_out_.append(request_id_);
-    up_out_.append("\r\n");
+    up_out_.append("\r\n"sv);
     if (req_parser_->chunked()) {
-      up_out_.append("Transfer-Encoding: chunked\r\n");
+      up_out_.append("Transfer-Encoding: chunked\r\n"sv);
     } else if (auto len = req_parser_->content_length()) {
-      up_out_.append("Content-Length: ");
+      up_out_.append("Content-Length: "sv);
       append_uint(up_out_, *len);
-      up_out_.append("\r\n");
+      up_out_.append("\r\n"sv);
     }
-    up_out_.append("\r\n");
+    up_out_.append("\r\n"sv);
   }
 
   // Moves buffered client body bytes into up_out_ (framed). False on a parse error.
@@ -537,7 +538,7 @@ class ProxySession : public http::Connection,
     }
     if (req_parser_->is_done() && req_chunked_ && !req_terminated_) {
       req_terminated_ = true;
-      up_out_.append("0\r\n\r\n");
+      up_out_.append("0\r\n\r\n"sv);
     }
     return true;
   }
@@ -789,12 +790,12 @@ class ProxySession : public http::Connection,
     }
 
     out_.clear();
-    out_.append(client_version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    out_.append(client_version_ == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv);
     append_uint(out_, static_cast<uint64_t>(out_status));
     out_.push_back(' ');
     std::string_view reason = out_status == status ? resp_parser_->reason() : std::string_view{};
     out_.append(reason.empty() ? http::reason_phrase(out_status) : reason);
-    out_.append("\r\n");
+    out_.append("\r\n"sv);
 
     if (head) {
       has_length = false;
@@ -822,22 +823,22 @@ class ProxySession : public http::Connection,
         append_header(out_, name, resp_headers_.value(i));
       }
       if (has_length) {
-        out_.append("Content-Length: ");
+        out_.append("Content-Length: "sv);
         append_uint(out_, *resp_parser_->content_length());
-        out_.append("\r\n");
+        out_.append("\r\n"sv);
       }
     }
     std::size_t added_begin = out_.size();
     if (!upstream_sent_id) {
-      out_.append("X-Request-Id: ");
+      out_.append("X-Request-Id: "sv);
       out_.append(request_id_);
-      out_.append("\r\n");
+      out_.append("\r\n"sv);
     }
-    out_.append("X-Kong-Upstream-Latency: ");
+    out_.append("X-Kong-Upstream-Latency: "sv);
     append_uint(out_, static_cast<uint64_t>(std::max<int64_t>(upstream_ms, 0)));
-    out_.append("\r\nX-Kong-Proxy-Latency: ");
+    out_.append("\r\nX-Kong-Proxy-Latency: "sv);
     append_uint(out_, static_cast<uint64_t>(std::max<int64_t>(proxy_ms, 0)));
-    out_.append("\r\n");
+    out_.append("\r\n"sv);
     if (head) {
       // The log phase sees the head as the client got it, gateway-added headers included.
       ctx_->status = out_status;
@@ -850,17 +851,17 @@ class ProxySession : public http::Connection,
     if (!no_body && !has_length) {
       if (client_version_ >= 11) {
         rechunk_ = true;
-        out_.append("Transfer-Encoding: chunked\r\n");
+        out_.append("Transfer-Encoding: chunked\r\n"sv);
       } else {
         keep_client_ = false;  // HTTP/1.0 client: the body ends when the connection does
       }
     }
     if (!keep_client_) {
-      out_.append("Connection: close\r\n");
+      out_.append("Connection: close\r\n"sv);
     } else if (client_version_ == 10) {
-      out_.append("Connection: keep-alive\r\n");
+      out_.append("Connection: keep-alive\r\n"sv);
     }
-    out_.append("\r\n");
+    out_.append("\r\n"sv);
     response_started_ = true;
 
     if (ctx_) {
@@ -904,7 +905,7 @@ class ProxySession : public http::Connection,
         if (rechunk_) {
           http::append_chunk_header(out_, body_tmp_.size());
           out_.append(body_tmp_);
-          out_.append("\r\n");
+          out_.append("\r\n"sv);
         } else {
           out_.append(body_tmp_);
         }
@@ -912,7 +913,7 @@ class ProxySession : public http::Connection,
     }
     if (done && rechunk_ && !resp_terminated_) {
       resp_terminated_ = true;
-      out_.append("0\r\n\r\n");
+      out_.append("0\r\n\r\n"sv);
     }
     if (out_.empty() && !done) {
       deadline = SteadyClock::now() + std::chrono::milliseconds(match_.service->read_timeout_ms);
@@ -1010,11 +1011,11 @@ class ProxySession : public http::Connection,
     bool request_done = req_parser_->is_done();
     bool keep = request_done && req_parser_->keep_alive() && !w_.draining();
     out_.clear();
-    out_.append(client_version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    out_.append(client_version_ == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv);
     append_uint(out_, static_cast<uint64_t>(status));
     out_.push_back(' ');
     out_.append(http::reason_phrase(status));
-    out_.append("\r\n");
+    out_.append("\r\n"sv);
     bool has_id = false;
     for (const auto& [k, v] : head.headers) {
       if (http::iequals(k, "content-length") || http::iequals(k, "connection") ||
@@ -1027,21 +1028,21 @@ class ProxySession : public http::Connection,
     std::size_t added_begin = out_.size();
     if (!has_id) append_header(out_, "X-Request-Id", request_id_);
     // Kong's header for answers it generated itself.
-    out_.append("X-Kong-Response-Latency: ");
+    out_.append("X-Kong-Response-Latency: "sv);
     append_uint(out_, static_cast<uint64_t>(std::max<int64_t>(
                           0, std::chrono::duration_cast<std::chrono::milliseconds>(
                                  SteadyClock::now() - t_head_)
                                  .count())));
-    out_.append("\r\nContent-Length: ");
+    out_.append("\r\nContent-Length: "sv);
     append_uint(out_, body_tmp_.size());
-    out_.append("\r\n");
+    out_.append("\r\n"sv);
     std::size_t added_end = out_.size();
     if (!keep) {
-      out_.append("Connection: close\r\n");
+      out_.append("Connection: close\r\n"sv);
     } else if (client_version_ == 10) {
-      out_.append("Connection: keep-alive\r\n");
+      out_.append("Connection: keep-alive\r\n"sv);
     }
-    out_.append("\r\n");
+    out_.append("\r\n"sv);
     if (!head_request_) out_.append(body_tmp_);
     ctx_->status = status;
     ctx_->response_body_bytes = head_request_ ? 0 : body_tmp_.size();
