@@ -162,6 +162,12 @@ int run_verify(const std::vector<std::string>& args) {
   const migrate::VerifyReport* report = &total;
 
   const auto& r = *report;
+  // Nothing compared proves nothing: an empty source is more often a wrong URL or --db than an
+  // empty deployment. Still clean (the two agree), but said on stderr.
+  if (r.checked == 0) {
+    std::fprintf(stderr, "suoke verify: warning: no source key was compared (empty source%s; check the URL and --db)\n",
+                 options.both_ways ? "" : ", and without --both-ways the target was not scanned");
+  }
   if (parsed->has("json")) {
     boost::json::object o;
     o["clean"] = r.clean();

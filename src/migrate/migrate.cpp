@@ -827,6 +827,16 @@ std::string default_checkpoint_path(const MigrateOptions& options) {
   return "suoke-migrate-" + name(from) + "-to-" + name(options.to) + ".checkpoint";
 }
 
+// True when keys of different databases can never get the same name under `prefix`: it holds
+// "{db}" followed by a character that is not a digit, so the database number ends there.
+static bool prefix_separates_databases(std::string_view prefix) {
+  for (std::size_t pos = prefix.find("{db}"); pos != std::string_view::npos; pos = prefix.find("{db}", pos + 4)) {
+    std::size_t after = pos + 4;
+    if (after < prefix.size() && (prefix[after] < '0' || prefix[after] > '9')) return true;
+  }
+  return false;
+}
+
 Result<std::vector<int>> databases_with_keys(Client& client) {
   auto ks = keyspace(client);
   if (!ks.ok()) return ks.error();
@@ -936,11 +946,13 @@ Result<MigrateReport> run_migrate(const MigrateOptions& options, const ProgressF
     report.source_keys_known = true;
     // A cluster has only db 0: keys of several databases would land in one keyspace, where
     // equal names overwrite each other. Never merge them silently.
-    // A prefix without {db} is the same for every database: no better than none.
-    if (databases.size() > 1 && options.key_prefix.find("{db}") == std::string::npos) {
+    // A prefix without {db} is the same for every database: no better than none. And {db}
+    // must be followed by a non-digit: with '{db}' alone db 1's key "1k" and db 11's "k"
+    // would both become "11k".
+    if (databases.size() > 1 && !prefix_separates_databases(options.key_prefix)) {
       return Error::make("the source has keys in databases " + join(names, ", ") +
-                             "; copying them into one keyspace needs a --key-prefix with {db} in it (e.g. "
-                             "'db{db}:'), or copy one --db at a time",
+                             "; copying them into one keyspace needs a --key-prefix with {db} followed by a "
+                             "separator (e.g. 'db{db}:'), or copy one --db at a time",
                          "usage");
     }
     if (databases.empty()) databases = {from_url->db};

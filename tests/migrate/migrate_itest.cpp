@@ -479,6 +479,19 @@ TEST_F(MigrateTest, AllDatabasesNeedADbPlaceholderInTheKeyPrefix) {
   EXPECT_EQ(run.exit_code, 2) << run.out;
   EXPECT_NE(run.out.find("{db}"), std::string::npos) << run.out;
   EXPECT_EQ(target_dbsize(), 0u) << run.out;
+  // '{db}' with a digit (or nothing) after it is ambiguous: db 1's "1k" and db 11's "k" would
+  // both become "11k".
+  source().cli("-n", "2", "SET", "k", "from-db2");
+  for (const char* prefix : {"{db}", "{db}7:", "x{db}"}) {
+    run = run_cli({"--from", source().url(), "--to", cluster().seed_url(), "--db", "all", "--key-prefix", prefix});
+    EXPECT_EQ(run.exit_code, 2) << prefix << ": " << run.out;
+    EXPECT_NE(run.out.find("followed by a separator"), std::string::npos) << run.out;
+  }
+  EXPECT_EQ(target_dbsize(), 0u);
+  run = run_cli({"--from", source().url(), "--to", cluster().seed_url(), "--db", "all", "--key-prefix", "{db}{db}:"});
+  source().cli("-n", "2", "FLUSHDB");
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_EQ(target_dbsize(), 2u) << run.out;
 }
 
 // A target that is a replica is refused before anything is read or written, with a message

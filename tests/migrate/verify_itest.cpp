@@ -354,10 +354,15 @@ TEST(VerifyItest, UsageErrorsAndUnreachableServersExit2) {
             2)
       << out;
   EXPECT_NE(out.find("target"), std::string::npos) << out;
-  // Same server on both sides: trivially clean.
+  // An empty source: clean (both sides agree) but never silently: the warning names it.
+  out.clear();
+  EXPECT_EQ(run_command(kSuoke + " verify --from " + up.url() + " --to " + up.url(), &out), 0) << out;
+  EXPECT_NE(out.find("no source key was compared"), std::string::npos) << out;
+  // Same server on both sides: trivially clean, no warning.
   up.cli("SET", "k", "v");
   out.clear();
   EXPECT_EQ(run_command(kSuoke + " verify --from " + up.url() + " --to " + up.url(), &out), 0) << out;
+  EXPECT_EQ(out.find("no source key was compared"), std::string::npos) << out;
 }
 
 TEST(VerifyTest, PrintableKey) {
