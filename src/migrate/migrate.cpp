@@ -869,6 +869,13 @@ Result<MigrateReport> run_migrate(const MigrateOptions& options, const ProgressF
   if (options.resume && options.checkpoint_path.empty()) {
     return Error::make("--resume needs a checkpoint file", "usage");
   }
+  // Batches written after the last checkpoint save are written again by a resume; with
+  // --conflict fail the run's own earlier writes would stop it (BUSYKEY) at the first key.
+  if (options.resume && options.conflict == Conflict::kFail) {
+    return Error::make("--resume with --conflict fail would stop at the keys this run wrote after its last checkpoint; "
+                       "resume with --conflict skip (keeps what is in the target) or replace",
+                       "usage");
+  }
   std::string from = options.from;
   if (options.db >= 0) {
     auto u = url_with_db(from, options.db);

@@ -696,6 +696,13 @@ TEST_F(MigrateTest, ResumeWithoutACheckpointIsRefused) {
   EXPECT_EQ(run.exit_code, 2) << run.out;
   EXPECT_NE(run.out.find("no checkpoint"), std::string::npos) << run.out;
   EXPECT_EQ(target_dbsize(), 0u);
+  // A resume rewrites the batches after the last save: --conflict fail would stop at the
+  // run's own keys, so it is refused with the alternatives named.
+  run = run_cli({"--from", source().url(), "--to", cluster().seed_url(), "--checkpoint", dir + "/none", "--resume",
+                 "--conflict", "fail"});
+  EXPECT_EQ(run.exit_code, 2) << run.out;
+  EXPECT_NE(run.out.find("--conflict skip"), std::string::npos) << run.out;
+  EXPECT_EQ(target_dbsize(), 0u);
   std::filesystem::remove_all(dir);
 }
 
