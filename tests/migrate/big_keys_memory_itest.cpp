@@ -18,6 +18,7 @@
 #include "redis/client.h"
 #include "support/process.h"
 #include "support/redis_servers.h"
+#include "migrate_fixtures.h"
 
 namespace suoke::migrate {
 namespace {
@@ -26,16 +27,8 @@ using suoke::testing::MeasuredRun;
 using suoke::testing::RedisCluster;
 using suoke::testing::RedisServer;
 
-RedisServer& source() {
-  static RedisServer* s = new RedisServer();
-  static std::unique_ptr<RedisServer> owner(s);
-  return *s;
-}
-RedisCluster& cluster() {
-  static RedisCluster* c = new RedisCluster();
-  static std::unique_ptr<RedisCluster> owner(c);
-  return *c;
-}
+using test_fixtures::cluster;
+using test_fixtures::source;
 
 std::vector<std::string> child_env() {
   const char* asan = std::getenv("ASAN_OPTIONS");

@@ -33,6 +33,7 @@
 #include "migrate/verify.h"
 #include "redis/client.h"
 #include "support/redis_servers.h"
+#include "migrate_fixtures.h"
 
 namespace suoke::migrate {
 namespace {
@@ -40,29 +41,12 @@ namespace {
 using suoke::testing::RedisCluster;
 using suoke::testing::RedisServer;
 
-RedisServer& source() {
-  static RedisServer* s = new RedisServer();
-  static std::unique_ptr<RedisServer> owner(s);
-  return *s;
-}
-RedisCluster& cluster() {
-  static RedisCluster* c = new RedisCluster();
-  static std::unique_ptr<RedisCluster> owner(c);
-  return *c;
-}
+using test_fixtures::cluster;
+using test_fixtures::source;
 
-std::unique_ptr<redis::Client> connect(const std::string& url) {
-  auto c = redis::Client::connect(url);
-  if (!c.ok()) throw std::runtime_error("connect " + url + ": " + c.error().message);
-  return std::move(*c);
-}
+using test_fixtures::connect;
 
-redis::Value exec(redis::Client& c, redis::Command cmd) {
-  auto r = c.exec(cmd);
-  if (!r.ok()) throw std::runtime_error(cmd[0] + ": " + r.error().message);
-  if (r->is_error()) throw std::runtime_error(cmd[0] + ": " + r->str);
-  return std::move(*r);
-}
+using test_fixtures::exec;
 
 uint64_t target_dbsize() {
   uint64_t n = 0;

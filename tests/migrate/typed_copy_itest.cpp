@@ -22,6 +22,7 @@
 #include "support/dump_payload.h"
 #include "support/process.h"
 #include "support/redis_servers.h"
+#include "migrate_fixtures.h"
 
 namespace suoke::migrate {
 namespace {
@@ -30,29 +31,12 @@ using redis::Value;
 using suoke::testing::RedisCluster;
 using suoke::testing::RedisServer;
 
-RedisServer& source() {
-  static RedisServer* s = new RedisServer();
-  static std::unique_ptr<RedisServer> owner(s);
-  return *s;
-}
-RedisCluster& cluster() {
-  static RedisCluster* c = new RedisCluster();
-  static std::unique_ptr<RedisCluster> owner(c);
-  return *c;
-}
+using test_fixtures::cluster;
+using test_fixtures::source;
 
-std::unique_ptr<redis::Client> connect(const std::string& url) {
-  auto c = redis::Client::connect(url);
-  if (!c.ok()) throw std::runtime_error("connect " + url + ": " + c.error().message);
-  return std::move(*c);
-}
+using test_fixtures::connect;
 
-Value exec(redis::Client& c, redis::Command cmd) {
-  auto r = c.exec(cmd);
-  if (!r.ok()) throw std::runtime_error(cmd[0] + ": " + r.error().message);
-  if (r->is_error()) throw std::runtime_error(cmd[0] + ": " + r->str);
-  return std::move(*r);
-}
+using test_fixtures::exec;
 
 // prefix + i (not `"literal" + std::string`, which trips GCC 12's -Wrestrict false positive).
 std::string numbered(const char* prefix, int i) { return std::string(prefix).append(std::to_string(i)); }
