@@ -1,7 +1,8 @@
 // Fuzzes the response-transformer with arbitrary bytes as the upstream body, through a fixed
 // config that uses every operation and every kind of path (top-level, nested, [*], [n],
 // **, rename, typed values). The first byte picks the route through the code:
-//   0..63    transform_json_body directly, and the output must be JSON again
+//   0..63    transform_json_body directly, and the output must be JSON again; also the text
+//            fast path for top-level removes against parse + serialize (same bytes)
 //   64..127  the handler, plain body, split into pieces at the next bytes' positions
 //   128..191 the handler with Content-Encoding: gzip (the rest is the compressed stream)
 //   192..255 the handler with Content-Encoding: deflate
@@ -50,8 +51,23 @@ json::object make_config() {
   return c;
 }
 
+// Only removes of top-level keys (the seed's use): the transformer may edit such bodies as text.
+json::object make_removes_only_config() {
+  json::object c;
+  for (const char* op : {"remove", "rename", "replace", "add", "append"}) {
+    c[op] = json::object{{"json", json::array{}}, {"headers", json::array{}}, {"json_types", json::array{}}};
+  }
+  c["remove"].as_object()["json"] = json::array{"sensitive_data", "personal_info", "a", "status", "x"};
+  return c;
+}
+
 struct Fixture {
   Fixture() {
+    auto removes = rt::parse_config(make_removes_only_config());
+    if (!removes.ok() || !removes->removes_top_level_keys_only) std::abort();
+    removes_as_text = removes.value();
+    removes_parsed = removes.value();
+    removes_parsed.removes_top_level_keys_only = false;  // forces parse + serialize
     entity.name = "response-transformer";
     entity.config = make_config();
     auto parsed = rt::parse_config(entity.config);
@@ -63,6 +79,7 @@ struct Fixture {
   }
   suoke::gateway::Plugin entity;
   rt::Config config;
+  rt::Config removes_as_text, removes_parsed;
   std::unique_ptr<rt::Handler> handler;
 };
 
@@ -88,6 +105,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       json::parse(*out, ec, {}, options);
       if (ec) std::abort();  // the transformer must always emit JSON
     }
+    // Differential: the text path for top-level removes must give byte for byte what parsing
+    // and serializing gives, and refuse exactly the bodies the parser refuses.
+    auto as_text = rt::transform_json_body(f.removes_as_text, body);
+    auto parsed = rt::transform_json_body(f.removes_parsed, body);
+    if (as_text.ok() != parsed.ok()) std::abort();
+    if (as_text.ok() && *as_text != *parsed) std::abort();
     return 0;
   }
 
