@@ -1,5 +1,7 @@
 #include "core/json_string.h"
 
+#include "core/json_scan.h"
+
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -37,16 +39,6 @@ void append_escape(std::string& out, unsigned char c) {
   }
 }
 
-// Whether any of the eight bytes of `w` needs an escape (exact as a yes/no answer: the
-// "has a byte less than n" and "has a zero byte" tricks, for n = 0x20 and the XORs).
-bool word_needs_escape(uint64_t w) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHighs = 0x8080808080808080ULL;
-  auto has_zero = [&](uint64_t x) { return (x - kOnes) & ~x & kHighs; };
-  uint64_t control = (w - kOnes * 0x20) & ~w & kHighs;
-  return (control | has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\'))) != 0;
-}
-
 uint64_t load_word(const char* p) {
   uint64_t w;
   std::memcpy(&w, p, sizeof w);
@@ -60,15 +52,8 @@ uint64_t load_word(const char* p) {
 std::size_t next_escape(const char* p, std::size_t i, std::size_t n) {
 #if defined(__SSE2__)
   if (n >= 16) {
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\');
-    const __m128i last_control = _mm_set1_epi8(0x1f);
     auto block_mask = [&](std::size_t at) {
-      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at));
-      // Unsigned v <= 0x1f exactly when max(v, 0x1f) == 0x1f.
-      __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(v, last_control), last_control);
-      __m128i special = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
-      return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(control, special)));
+      return json_scan::escape_mask(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at)));
     };
     for (; i + 16 <= n; i += 16) {
       unsigned mask = block_mask(i);
@@ -82,9 +67,9 @@ std::size_t next_escape(const char* p, std::size_t i, std::size_t n) {
   }
 #endif
   for (; i + 8 <= n; i += 8) {
-    if (word_needs_escape(load_word(p + i))) break;
+    if (!json_scan::word_is_plain(load_word(p + i))) break;
   }
-  if (i < n && n >= 8 && n - i < 8 && !word_needs_escape(load_word(p + n - 8))) return n;
+  if (i < n && n >= 8 && n - i < 8 && json_scan::word_is_plain(load_word(p + n - 8))) return n;
   for (; i < n; ++i) {
     if (kNeedsEscape[static_cast<unsigned char>(p[i])]) return i;
   }
@@ -106,63 +91,11 @@ void append_json_escaped(std::string& out, std::string_view s) {
   out.append(data + run, n - run);
 }
 
-namespace {
-
-// Copies `s` to `out` when no byte needs an escape, scanning and copying in the same loads
-// (the writer has room for kMaxJsonEscapeGrowth bytes per input byte, so the whole blocks
-// stored here stay inside it; loads never leave `s`). Returns nullptr, having written bytes
-// that the caller overwrites, when some byte needs an escape.
-char* copy_if_plain(char* out, const char* data, std::size_t n) {
-#if defined(__SSE2__)
-  if (n >= 16) {
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\');
-    const __m128i last_control = _mm_set1_epi8(0x1f);
-    auto plain = [&](__m128i v) {
-      __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(v, last_control), last_control);
-      __m128i special = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
-      return _mm_movemask_epi8(_mm_or_si128(control, special)) == 0;
-    };
-    std::size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
-      if (!plain(v)) return nullptr;
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), v);
-    }
-    if (i < n) {  // the last 16 bytes, overlapping the block before
-      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + n - 16));
-      if (!plain(v)) return nullptr;
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + n - 16), v);
-    }
-    return out + n;
-  }
-#endif
-  if (n >= 8) {  // two words, overlapping when n < 16
-    for (std::size_t i = 0; i + 8 <= n; i += 8) {
-      uint64_t w = load_word(data + i);
-      if (word_needs_escape(w)) return nullptr;
-      std::memcpy(out + i, &w, 8);
-    }
-    uint64_t last = load_word(data + n - 8);
-    if (word_needs_escape(last)) return nullptr;
-    std::memcpy(out + n - 8, &last, 8);
-    return out + n;
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    auto c = static_cast<unsigned char>(data[i]);
-    if (kNeedsEscape[c]) return nullptr;
-    out[i] = static_cast<char>(c);
-  }
-  return out + n;
-}
-
-}  // namespace
-
 char* write_json_escaped(char* out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   const char* data = s.data();
   const std::size_t n = s.size();
-  if (char* end = copy_if_plain(out, data, n)) return end;
+  if (char* end = json_scan::copy_plain<false>(out, data, n)) return end;
   std::size_t run = 0;
   for (std::size_t i = next_escape(data, 0, n); i < n; i = next_escape(data, i + 1, n)) {
     std::memcpy(out, data + run, i - run);
