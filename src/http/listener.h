@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <ctime>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -30,6 +31,16 @@ using SteadyClock = std::chrono::steady_clock;
 using TimePoint = SteadyClock::time_point;
 
 inline constexpr TimePoint kNoDeadline = TimePoint::max();
+
+// CLOCK_MONOTONIC as of the last timer tick (up to a few ms behind, a quarter of the cost of
+// a precise read): for deadlines and expiry times of seconds, which a request sets several
+// of. Latencies use SteadyClock, whose clock this is.
+inline TimePoint coarse_now() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return TimePoint(std::chrono::duration_cast<SteadyClock::duration>(std::chrono::seconds(ts.tv_sec) +
+                                                                     std::chrono::nanoseconds(ts.tv_nsec)));
+}
 
 class Worker;
 
@@ -104,7 +115,9 @@ class Worker {
   WorkerCounters counters_;
   // Declared after the connection list: destroying the io_context destroys pending handlers,
   // which release sessions, which unlink themselves from the list.
-  asio::io_context io_{1};
+  // One thread runs it and every socket and timer on it is used from that thread only, so
+  // the reactor needs no per-descriptor lock (cross-thread posts still lock the scheduler).
+  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   asio::steady_timer sweep_timer_{io_};
   std::thread thread_;

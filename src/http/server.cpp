@@ -89,7 +89,7 @@ class ServerSession : public Connection, public std::enable_shared_from_this<Ser
     // The first request's head must arrive within header_timeout of the accept; later ones
     // may idle for keepalive_timeout before their first byte.
     deadline =
-        SteadyClock::now() + (first ? srv_.limits.header_timeout : srv_.limits.keepalive_timeout);
+        coarse_now() + (first ? srv_.limits.header_timeout : srv_.limits.keepalive_timeout);
     if (first) first_ = true;
     if (in_.size() > 0) {
       parse();
@@ -116,7 +116,7 @@ class ServerSession : public Connection, public std::enable_shared_from_this<Ser
       if (phase_ == Phase::kIdle) {
         phase_ = Phase::kHead;
         w_.set_state(state_, ConnState::kReading);
-        if (!first_) deadline = SteadyClock::now() + srv_.limits.header_timeout;
+        if (!first_) deadline = coarse_now() + srv_.limits.header_timeout;
       }
       beast::error_code ec;
       std::size_t used = parser_->put(in_.data(), ec);
@@ -127,13 +127,13 @@ class ServerSession : public Connection, public std::enable_shared_from_this<Ser
       if (parser_->is_done()) return dispatch();
       if (parser_->is_header_done() && phase_ == Phase::kHead) {
         phase_ = Phase::kBody;
-        deadline = SteadyClock::now() + srv_.limits.body_timeout;
+        deadline = coarse_now() + srv_.limits.body_timeout;
         if (parser_->expect_continue() && !continue_sent_) {
           continue_sent_ = true;
           return send_continue();
         }
       } else if (phase_ == Phase::kBody && used > 0) {
-        deadline = SteadyClock::now() + srv_.limits.body_timeout;
+        deadline = coarse_now() + srv_.limits.body_timeout;
       }
       if (used == 0 || ec == bhttp::error::need_more) return do_read();
     }
@@ -212,7 +212,7 @@ class ServerSession : public Connection, public std::enable_shared_from_this<Ser
 
   void write_out(bool keep_alive) {
     phase_ = Phase::kWriting;
-    deadline = SteadyClock::now() + srv_.limits.body_timeout;
+    deadline = coarse_now() + srv_.limits.body_timeout;
     auto self = shared_from_this();
     asio::async_write(sock_, asio::buffer(out_),
                       [this, self, keep_alive](boost::system::error_code ec, std::size_t) {
@@ -249,7 +249,7 @@ class ServerSession : public Connection, public std::enable_shared_from_this<Ser
     boost::system::error_code ec;
     sock_.shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return close();
-    deadline = SteadyClock::now() + kLingerTime;
+    deadline = coarse_now() + kLingerTime;
     discard();
   }
 

@@ -115,6 +115,10 @@ struct RequestContext {
   // when empty); otherwise it closes the connection instead of finishing the response.
   bool abort_response = false;
   std::string abort_message;
+  // Set by header_filter when a plugin emits the body only once it has all of it (a JSON
+  // transform): the proxy then holds the head back until the body is complete and sends it
+  // with a Content-Length instead of chunked, and any failure before that is a clean 502.
+  bool buffer_response_body = false;
   int tries = 0;                     // upstream connection attempts
   http::HeaderList response_head;    // the response headers as sent to the client (log phase)
 
@@ -156,24 +160,40 @@ struct RequestContext {
     keep(credential_id, fresh.credential_id);
     keep(credential_identifier, fresh.credential_identifier);
     keep(upstream_uri, fresh.upstream_uri);
-    keep(states_, fresh.states_);
+    // States stay allocated for the next request's plugins; state() resets them on first use.
+    for (auto& slot : states_) slot.live = false;
+    fresh.states_.swap(states_);
     *this = std::move(fresh);
   }
 
-  // Per-request, per-plugin scratch state, created on first use.
+  // Per-request, per-plugin scratch state, value-initialized on first use in each request.
+  // The memory is kept across recycle(); the type is checked with the owner because a
+  // handler of a newer snapshot may live at a dead handler's address.
   template <class T>
   T& state(const void* owner) {
+    static constexpr char kTypeTag = 0;
     for (auto& slot : states_) {
-      if (slot.owner == owner) return *static_cast<T*>(slot.value.get());
+      if (slot.owner != owner || slot.type != &kTypeTag) continue;
+      T& value = *static_cast<T*>(slot.value.get());
+      if (!slot.live) {
+        value = T();
+        slot.live = true;
+      }
+      return value;
     }
-    states_.push_back({owner, std::shared_ptr<void>(std::make_shared<T>())});
+    // Unused slots of other owners or types are dropped before a new one is added, so
+    // contexts moving between routes do not accumulate states.
+    std::erase_if(states_, [](const Slot& slot) { return !slot.live; });
+    states_.push_back({owner, &kTypeTag, std::shared_ptr<void>(std::make_shared<T>()), true});
     return *static_cast<T*>(states_.back().value.get());
   }
 
  private:
   struct Slot {
     const void* owner;
+    const char* type;  // one address per state type T
     std::shared_ptr<void> value;
+    bool live;         // created or reset for the current request
   };
   std::vector<Slot> states_;
   bool suspended_ = false;
@@ -181,7 +201,8 @@ struct RequestContext {
 
 // The upstream response head as the client will receive it; header_filter may edit it.
 // A plugin that changes the body length must drop Content-Length here (the proxy then
-// frames the body itself).
+// frames the body itself: with a Content-Length when RequestContext::buffer_response_body
+// is set, else chunked).
 struct ResponseHead {
   int status = 0;
   http::HeaderList headers;  // hop-by-hop and framing headers already removed

@@ -267,13 +267,15 @@ class ProxySession : public http::Connection,
     resp_terminated_ = false;
     response_started_ = false;
     head_written_ = false;
+    head_held_ = false;
+    held_body_.clear();
     timed_out_ = false;
     ctx_ = nullptr;
     logged_ = false;
     upstream_answered_ = false;
     request_id_.clear();
     w_.set_state(state_, first ? ConnState::kReading : ConnState::kWaiting);
-    deadline = SteadyClock::now() + (first ? core_.options.limits.header_timeout
+    deadline = http::coarse_now() + (first ? core_.options.limits.header_timeout
                                            : core_.options.limits.keepalive_timeout);
     if (cin_.size() > 0) return parse_head();
     if (w_.draining() && !first) return close();
@@ -296,7 +298,7 @@ class ProxySession : public http::Connection,
     if (phase_ == Phase::kIdle) {
       phase_ = Phase::kHead;
       w_.set_state(state_, ConnState::kReading);
-      if (!first_) deadline = SteadyClock::now() + core_.options.limits.header_timeout;
+      if (!first_) deadline = http::coarse_now() + core_.options.limits.header_timeout;
     }
     for (;;) {
       if (cin_.size() == 0) return read_client();
@@ -363,7 +365,7 @@ class ProxySession : public http::Connection,
   // deadline only guards against a plugin that never resumes (plugins bound their own waits).
   void wait_access() {
     phase_ = Phase::kAccess;
-    deadline = SteadyClock::now() + kAccessSafetyTimeout;
+    deadline = http::coarse_now() + kAccessSafetyTimeout;
     suspend_hold_ = shared_from_this();
   }
 
@@ -552,7 +554,7 @@ class ProxySession : public http::Connection,
       continue_sent_ = true;
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       phase_ = Phase::kClientWrite;
-      deadline = SteadyClock::now() + core_.options.limits.body_timeout;
+      deadline = http::coarse_now() + core_.options.limits.body_timeout;
       auto self = shared_from_this();
       asio::async_write(client_, asio::buffer(kContinue.data(), kContinue.size()),
                         [this, self](boost::system::error_code ec, std::size_t) {
@@ -563,7 +565,7 @@ class ProxySession : public http::Connection,
       return;
     }
     phase_ = Phase::kReqBody;
-    deadline = SteadyClock::now() + core_.options.limits.body_timeout;
+    deadline = http::coarse_now() + core_.options.limits.body_timeout;
     if (cin_.size() > 0) return on_client_body();
     read_client();
   }
@@ -572,7 +574,7 @@ class ProxySession : public http::Connection,
     beast::error_code ec;
     if (!feed_request_body(ec)) return send_error(http::status_for_parse_error(ec), {});
     if (up_out_.empty()) {
-      deadline = SteadyClock::now() + core_.options.limits.body_timeout;
+      deadline = http::coarse_now() + core_.options.limits.body_timeout;
       return read_client();
     }
     write_upstream();
@@ -586,7 +588,7 @@ class ProxySession : public http::Connection,
     key_.push_back(':');
     append_uint(key_, svc.port);
     if (allow_pool) {
-      if (auto conn = ws_.pool.acquire(key_, SteadyClock::now())) {
+      if (auto conn = ws_.pool.acquire(key_, http::coarse_now())) {
         if (ctx_) ++ctx_->tries;
         up_ = std::move(conn);
         reused_ = true;
@@ -597,7 +599,7 @@ class ProxySession : public http::Connection,
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(svc.host, ec);
     if (!ec) return do_connect(addr);
-    auto now = SteadyClock::now();
+    auto now = http::coarse_now();
     auto it = ws_.dns.find(svc.host);
     if (it != ws_.dns.end() && it->second.expires > now && !it->second.addresses.empty()) {
       const auto& list = it->second.addresses;
@@ -615,7 +617,7 @@ class ProxySession : public http::Connection,
           }
           DnsEntry entry;
           for (const auto& r : results) entry.addresses.push_back(r.endpoint().address());
-          entry.expires = SteadyClock::now() + std::chrono::seconds(30);
+          entry.expires = http::coarse_now() + std::chrono::seconds(30);
           auto& slot = ws_.dns[match_.service->host];
           slot = std::move(entry);
           do_connect(slot.addresses[static_cast<std::size_t>(attempts_) % slot.addresses.size()]);
@@ -628,7 +630,7 @@ class ProxySession : public http::Connection,
     if (ctx_) ++ctx_->tries;
     phase_ = Phase::kConnect;
     timed_out_ = false;
-    deadline = SteadyClock::now() + std::chrono::milliseconds(svc.connect_timeout_ms);
+    deadline = http::coarse_now() + std::chrono::milliseconds(svc.connect_timeout_ms);
     auto self = shared_from_this();
     up_->sock.async_connect(tcp::endpoint(addr, svc.port),
                             [this, self](boost::system::error_code ec) {
@@ -653,8 +655,10 @@ class ProxySession : public http::Connection,
   void write_upstream() {
     phase_ = Phase::kUpWrite;
     timed_out_ = false;
-    deadline = SteadyClock::now() + std::chrono::milliseconds(match_.service->write_timeout_ms);
-    if (replayable_) t_upstream_ = SteadyClock::now();
+    // The first write starts the upstream latency, which needs the precise clock.
+    TimePoint now = replayable_ ? SteadyClock::now() : http::coarse_now();
+    deadline = now + std::chrono::milliseconds(match_.service->write_timeout_ms);
+    if (replayable_) t_upstream_ = now;
     auto self = shared_from_this();
     asio::async_write(up_->sock, asio::buffer(up_out_),
                       [this, self](boost::system::error_code ec, std::size_t) {
@@ -690,7 +694,7 @@ class ProxySession : public http::Connection,
     if (head_request_) resp_parser_->skip(true);
     resp_got_bytes_ = false;
     phase_ = Phase::kUpRead;
-    deadline = SteadyClock::now() + std::chrono::milliseconds(match_.service->read_timeout_ms);
+    deadline = http::coarse_now() + std::chrono::milliseconds(match_.service->read_timeout_ms);
     if (up_->buf.size() > 0) return parse_upstream_head();
     read_upstream();
   }
@@ -848,7 +852,31 @@ class ProxySession : public http::Connection,
     }
 
     rechunk_ = false;
-    if (!no_body && !has_length) {
+    // A plugin that emits the body only once it has all of it: the head waits for the body,
+    // so the client gets a Content-Length (not chunks) and a failure meanwhile is a clean 502.
+    head_held_ = ctx_ && ctx_->buffer_response_body && !no_body && !has_length;
+    if (!head_held_) end_head(!no_body && !has_length, std::nullopt);
+
+    if (ctx_) {
+      resp_parser_->set_sink({&body_tmp_, false});
+    } else {
+      resp_parser_->set_sink({&out_, rechunk_});
+    }
+    resp_parser_->eager(true);
+    phase_ = Phase::kRespBody;
+    on_response_body(false);
+  }
+
+  // Ends the head in out_: the framing (`length` for a held body; chunked, or the end of the
+  // connection for an HTTP/1.0 client, when the length is unknown), then Connection.
+  void end_head(bool unknown_length, std::optional<uint64_t> length) {
+    if (length) {
+      std::size_t at = out_.size();
+      out_.append("Content-Length: "sv);
+      append_uint(out_, *length);
+      if (ctx_) ctx_->response_head.emplace_back("Content-Length", std::string_view(out_).substr(at + 16));
+      out_.append("\r\n"sv);
+    } else if (unknown_length) {
       if (client_version_ >= 11) {
         rechunk_ = true;
         out_.append("Transfer-Encoding: chunked\r\n"sv);
@@ -863,15 +891,17 @@ class ProxySession : public http::Connection,
     }
     out_.append("\r\n"sv);
     response_started_ = true;
+  }
 
-    if (ctx_) {
-      resp_parser_->set_sink({&body_tmp_, false});
+  void append_body(std::string_view piece) {
+    if (piece.empty()) return;
+    if (rechunk_) {
+      http::append_chunk_header(out_, piece.size());
+      out_.append(piece);
+      out_.append("\r\n"sv);
     } else {
-      resp_parser_->set_sink({&out_, rechunk_});
+      out_.append(piece);
     }
-    resp_parser_->eager(true);
-    phase_ = Phase::kRespBody;
-    on_response_body(false);
   }
 
   void on_response_body(bool eof_done) {
@@ -901,22 +931,31 @@ class ProxySession : public http::Connection,
         return close();
       }
       ctx_->response_body_bytes += body_tmp_.size();  // what the client receives
-      if (!body_tmp_.empty()) {
-        if (rechunk_) {
-          http::append_chunk_header(out_, body_tmp_.size());
-          out_.append(body_tmp_);
-          out_.append("\r\n"sv);
+      if (head_held_) {
+        if (!done && ctx_->buffer_response_body) {
+          held_body_.append(body_tmp_);
+          body_tmp_.clear();
         } else {
-          out_.append(body_tmp_);
+          // Complete, or the plugin went back to streaming (an oversize body it passes
+          // through): the head goes out now, framed by what is known.
+          head_held_ = false;
+          if (done) {
+            end_head(false, held_body_.size() + body_tmp_.size());
+          } else {
+            end_head(true, std::nullopt);
+          }
+          append_body(held_body_);
+          held_body_.clear();
         }
       }
+      if (!head_held_) append_body(body_tmp_);
     }
     if (done && rechunk_ && !resp_terminated_) {
       resp_terminated_ = true;
       out_.append("0\r\n\r\n"sv);
     }
-    if (out_.empty() && !done) {
-      deadline = SteadyClock::now() + std::chrono::milliseconds(match_.service->read_timeout_ms);
+    if (head_held_ || (out_.empty() && !done)) {
+      deadline = http::coarse_now() + std::chrono::milliseconds(match_.service->read_timeout_ms);
       return read_upstream();
     }
     write_client();
@@ -925,7 +964,7 @@ class ProxySession : public http::Connection,
   void write_client() {
     phase_ = Phase::kClientWrite;
     head_written_ = true;
-    deadline = SteadyClock::now() + core_.options.limits.body_timeout;
+    deadline = http::coarse_now() + core_.options.limits.body_timeout;
     auto self = shared_from_this();
     asio::async_write(
         client_, asio::buffer(out_), [this, self](boost::system::error_code ec, std::size_t) {
@@ -935,7 +974,7 @@ class ProxySession : public http::Connection,
           out_.clear();
           phase_ = Phase::kRespBody;
           deadline =
-              SteadyClock::now() + std::chrono::milliseconds(match_.service->read_timeout_ms);
+              http::coarse_now() + std::chrono::milliseconds(match_.service->read_timeout_ms);
           if (up_->buf.size() > 0) return on_response_body(false);
           read_upstream();
         });
@@ -945,7 +984,7 @@ class ProxySession : public http::Connection,
     if (up_) {
       if (resp_parser_->keep_alive() && up_->buf.size() == 0 && up_->sock.is_open()) {
         ++up_->requests;
-        ws_.pool.release(key_, std::move(up_), SteadyClock::now());
+        ws_.pool.release(key_, std::move(up_), http::coarse_now());
       } else {
         up_.reset();
       }
@@ -1073,7 +1112,7 @@ class ProxySession : public http::Connection,
   void write_final(bool keep) {
     phase_ = Phase::kError;
     w_.set_state(state_, ConnState::kWriting);
-    deadline = SteadyClock::now() + core_.options.limits.body_timeout;
+    deadline = http::coarse_now() + core_.options.limits.body_timeout;
     auto self = shared_from_this();
     asio::async_write(client_, asio::buffer(out_),
                       [this, self, keep](boost::system::error_code ec, std::size_t) {
@@ -1099,7 +1138,7 @@ class ProxySession : public http::Connection,
     boost::system::error_code ec;
     client_.shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return close();
-    deadline = SteadyClock::now() + kLingerTime;
+    deadline = http::coarse_now() + kLingerTime;
     discard();
   }
 
@@ -1180,6 +1219,8 @@ class ProxySession : public http::Connection,
   bool resp_got_bytes_ = false;
   bool timed_out_ = false;
   bool rechunk_ = false;
+  bool head_held_ = false;  // the head waits in out_ for the whole body (end_head)
+  std::string held_body_;   // body pieces a plugin emitted while the head was held
   bool logged_ = false;             // the log phase ran for the current request
   bool upstream_answered_ = false;  // a response head came from the upstream
 };

@@ -650,18 +650,23 @@ Handler::Handler(const gateway::Plugin& entity, std::shared_ptr<LogWriter> write
     : PluginHandler(entity), writer_(std::move(writer)), fragments_(std::move(fragments)) {}
 
 void Handler::log(const RequestContext& ctx) const {
-  // One buffer per thread, kept at its size (its bytes are scratch; the line's length is
-  // tracked here): the record is copied into the writer's batch, so once the buffer is big
-  // enough the request path neither allocates nor clears memory for it.
-  constexpr std::size_t kInitialBuffer = 16 << 10;
-  thread_local std::string buffer;
   RecordParts parts;
   prepare(parts, ctx, fragments_.get());
   const std::size_t need = parts.bound + 1;  // and the newline
+  // Straight into the writer's ring when it has the room in one piece; never waits for the
+  // disk, and a full ring drops the record and counts it.
+  if (LogWriter::Reservation room = writer_->reserve(need); room.data != nullptr) {
+    char* end = write_record(room.data, ctx, parts);
+    *end++ = '\n';
+    writer_->commit(room, static_cast<std::size_t>(end - room.data));
+    return;
+  }
+  // At the ring's wrap (or when it is full): through a per-thread buffer kept at its size.
+  constexpr std::size_t kInitialBuffer = 16 << 10;
+  thread_local std::string buffer;
   if (buffer.size() < need) buffer.resize(std::max(need, kInitialBuffer));
   char* end = write_record(buffer.data(), ctx, parts);
   *end++ = '\n';
-  // Never waits for the disk; a full queue drops and counts.
   writer_->push(std::string_view(buffer.data(), static_cast<std::size_t>(end - buffer.data())));
   if (buffer.size() > (1u << 20)) std::string().swap(buffer);  // one huge record: give it back
 }

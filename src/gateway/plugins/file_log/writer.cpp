@@ -1,9 +1,14 @@
 #include "gateway/plugins/file_log/writer.h"
 
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <cassert>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "core/log.h"
@@ -21,15 +26,32 @@ std::vector<LogWriter*>& writers() {
   return list;
 }
 
+std::atomic<uint64_t> next_writer_id{1};
+
 }  // namespace
 
-LogWriter::LogWriter(std::string path, std::size_t capacity, telemetry::Registry& registry)
+// One producer thread's bytes. head and tail count bytes since the start (they never wrap;
+// the offset in `data` is the count modulo the capacity): the producer alone moves head,
+// the writer alone moves tail.
+struct LogWriter::Ring {
+  explicit Ring(std::size_t capacity)
+      : capacity(capacity), data(new char[capacity]), owner(std::this_thread::get_id()) {}
+
+  const std::size_t capacity;
+  const std::unique_ptr<char[]> data;  // left uninitialized: pages are touched as used
+  const std::thread::id owner;
+  alignas(64) std::atomic<uint64_t> head{0};
+  alignas(64) std::atomic<uint64_t> tail{0};
+};
+
+LogWriter::LogWriter(std::string path, std::size_t ring_bytes, telemetry::Registry& registry)
     : path_(std::move(path)),
-      capacity_(capacity == 0 ? 1 : capacity),
-      dropped_(&registry.counter("suoke_file_log_dropped_total",
-                                 "Log records the file-log plugin dropped because its queue was full",
-                                 {{"path", path_}})) {
-  queue_.reserve(64 << 10);
+      ring_bytes_(ring_bytes == 0 ? 1 : ring_bytes),
+      id_(next_writer_id.fetch_add(1, std::memory_order_relaxed)),
+      dropped_(
+          &registry.counter("suoke_file_log_dropped_total",
+                            "Log records the file-log plugin dropped because its queue was full",
+                            {{"path", path_}})) {
   thread_ = std::thread([this] { run(); });
   std::lock_guard<std::mutex> lock(writers_mutex());
   writers().push_back(this);
@@ -55,107 +77,204 @@ LogWriter::~LogWriter() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool LogWriter::push(std::string_view line) {
-  bool wake = false;
+LogWriter::Ring& LogWriter::ring_for_this_thread() {
+  // A few writers per thread at most (one per file-log path): a tiny cache keyed by the
+  // writer's id answers every record but the first of each thread.
+  struct Cached {
+    uint64_t writer = 0;
+    Ring* ring = nullptr;
+  };
+  thread_local std::array<Cached, 4> cache;
+  thread_local unsigned next_slot = 0;
+  for (const Cached& c : cache) {
+    if (c.writer == id_) return *c.ring;
+  }
+  Ring* ring = nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (queued_lines_ >= capacity_) {
-      dropped_->inc();
-      return false;
+    const auto self = std::this_thread::get_id();
+    for (const auto& r : rings_) {
+      if (r->owner == self) ring = r.get();
     }
-    queue_.append(line);
-    ++queued_lines_;
-    ++accepted_;
-    // Only a sleeping writer needs the (syscall) wake-up; a lingering one is woken early
-    // only when the queue is half full.
-    wake = sleeping_ || queued_lines_ == (capacity_ + 1) / 2;
+    if (ring == nullptr) {
+      rings_.push_back(std::make_unique<Ring>(ring_bytes_));
+      ring = rings_.back().get();
+    }
   }
-  if (wake) wake_.notify_one();
+  cache[next_slot++ % cache.size()] = {id_, ring};
+  return *ring;
+}
+
+LogWriter::Reservation LogWriter::reserve(std::size_t bound) {
+  Ring& ring = ring_for_this_thread();
+  const uint64_t head = ring.head.load(std::memory_order_relaxed);
+  const uint64_t tail = ring.tail.load(std::memory_order_acquire);
+  const std::size_t offset = head % ring.capacity;
+  if (ring.capacity - (head - tail) < bound || ring.capacity - offset < bound) return {};
+  return {&ring, ring.data.get() + offset};
+}
+
+void LogWriter::commit(const Reservation& reservation, std::size_t size) {
+  Ring& ring = *static_cast<Ring*>(reservation.ring);
+  assert(reservation.data ==
+         ring.data.get() + ring.head.load(std::memory_order_relaxed) % ring.capacity);
+  publish(ring, ring.head.load(std::memory_order_relaxed) + size);
+}
+
+bool LogWriter::push(std::string_view line) {
+  Ring& ring = ring_for_this_thread();
+  const uint64_t head = ring.head.load(std::memory_order_relaxed);
+  const uint64_t tail = ring.tail.load(std::memory_order_acquire);
+  if (ring.capacity - (head - tail) < line.size()) {
+    dropped_->inc();
+    return false;
+  }
+  const std::size_t offset = head % ring.capacity;
+  const std::size_t first = std::min(line.size(), ring.capacity - offset);
+  std::memcpy(ring.data.get() + offset, line.data(), first);
+  std::memcpy(ring.data.get(), line.data() + first, line.size() - first);
+  publish(ring, head + line.size());
   return true;
+}
+
+void LogWriter::publish(Ring& ring, uint64_t head) {
+  ring.head.store(head, std::memory_order_release);
+  // Past half full, the writer should not wait for its next round; tell it once.
+  if (head - ring.tail.load(std::memory_order_relaxed) > ring.capacity / 2 &&
+      !kicked_.exchange(true, std::memory_order_relaxed)) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    wake_.notify_one();
+  }
 }
 
 void LogWriter::request_reopen() {
   reopen_requested_.store(true, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(mutex_);
   wake_.notify_one();
 }
 
 bool LogWriter::flush(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mutex_);
-  uint64_t target = accepted_;
-  flush_requested_ = true;
+  std::vector<std::pair<Ring*, uint64_t>> targets;
+  for (const auto& r : rings_)
+    targets.emplace_back(r.get(), r->head.load(std::memory_order_acquire));
+  const uint64_t request = ++flush_requests_;
   wake_.notify_one();
-  return written_cv_.wait_for(lock, timeout, [&] { return written_.load(std::memory_order_acquire) >= target; });
+  return written_cv_.wait_for(lock, timeout, [&] {
+    if (flush_served_ < request) return false;
+    for (const auto& [ring, head] : targets) {
+      if (ring->tail.load(std::memory_order_acquire) < head) return false;
+    }
+    return true;
+  });
 }
 
 void LogWriter::run() {
-  std::string batch;
-  batch.reserve(64 << 10);
+  std::vector<Ring*> rings;
+  auto wait = std::chrono::milliseconds(kLinger);
   for (;;) {
-    uint64_t lines = 0;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      sleeping_ = true;
-      wake_.wait(lock, [&] { return stop_ || queued_lines_ > 0; });
-      sleeping_ = false;
-      if (queued_lines_ == 0 && stop_) return;
-      // The two buffers trade places, so both keep their capacity from batch to batch.
-      batch.swap(queue_);
-      lines = queued_lines_;
-      queued_lines_ = 0;
-      flush_requested_ = false;
-    }
-    write_batch(batch, lines);
+    bool stopping = false;
+    uint64_t flushes = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      written_.fetch_add(lines, std::memory_order_release);
+      stopping = stop_;
+      flushes = flush_requests_;
+      rings.clear();
+      for (const auto& r : rings_) rings.push_back(r.get());
     }
-    written_cv_.notify_all();
-    batch.clear();
-    // A burst can grow a buffer a lot; do not keep that memory for ever.
-    if (batch.capacity() > (8u << 20)) {
-      std::string fresh;
-      fresh.reserve(64 << 10);
-      batch.swap(fresh);
+    kicked_.store(false, std::memory_order_relaxed);
+    const bool wrote = drain(rings);
+    if (stopping && !wrote) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      flush_served_ = flushes;
+      written_cv_.notify_all();
+      return;
     }
-    // Linger before the next batch: the lines of the next moments go out in one write, and
-    // since the writer is not sleeping meanwhile, push() makes no wake-up call (a futex
-    // syscall and a context switch per request otherwise, on a busy gateway). Records reach
-    // the file at most kLinger later; flush() and shutdown end the wait at once.
+    // Collect again soon while records arrive; back off while the gateway is idle (a
+    // record then waits at most kIdlePoll, flush() and shutdown end the wait at once).
+    wait = wrote ? std::chrono::milliseconds(kLinger)
+                 : std::min(wait * 2, std::chrono::milliseconds(kIdlePoll));
     std::unique_lock<std::mutex> lock(mutex_);
-    wake_.wait_for(lock, kLinger, [&] {
-      return stop_ || flush_requested_ || queued_lines_ >= (capacity_ + 1) / 2;
+    if (flush_served_ != flushes) {
+      flush_served_ = flushes;
+      written_cv_.notify_all();
+    }
+    wake_.wait_for(lock, wait, [&] {
+      return stop_ || flush_requests_ != flush_served_ || kicked_.load(std::memory_order_relaxed);
     });
   }
 }
 
-void LogWriter::write_batch(const std::string& batch, uint64_t lines) {
+bool LogWriter::drain(std::vector<Ring*>& rings) {
+  std::vector<iovec> pieces;
+  std::vector<uint64_t> heads;
+  pieces.reserve(rings.size() * 2);
+  std::size_t bytes = 0;
+  for (Ring* ring : rings) {
+    const uint64_t head = ring->head.load(std::memory_order_acquire);
+    const uint64_t tail = ring->tail.load(std::memory_order_relaxed);
+    heads.push_back(head);
+    if (head == tail) continue;
+    const std::size_t offset = tail % ring->capacity;
+    const std::size_t size = head - tail;
+    const std::size_t first = std::min(size, ring->capacity - offset);
+    pieces.push_back({ring->data.get() + offset, first});
+    if (size > first) pieces.push_back({ring->data.get(), size - first});
+    bytes += size;
+  }
+  if (bytes == 0) return false;
+  write_all(pieces, bytes);
+  for (std::size_t i = 0; i < rings.size(); ++i)
+    rings[i]->tail.store(heads[i], std::memory_order_release);
+  return bytes > 0;
+}
+
+bool LogWriter::open_file() {
   if (reopen_requested_.exchange(false, std::memory_order_relaxed) && fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
   }
+  if (fd_ >= 0) return true;
+  // Kong opens with O_WRONLY|O_APPEND|O_CREAT and mode 0644.
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) {
-    // Kong opens with O_WRONLY|O_APPEND|O_CREAT and mode 0644.
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) {
-      if (!open_failed_logged_) {
-        log::error("file-log: cannot open log file; records are lost until it opens",
-                   {{"path", path_}, {"error", std::strerror(errno)}});
-        open_failed_logged_ = true;
-      }
-      dropped_->inc(lines);
-      return;
+    if (!open_failed_logged_) {
+      log::error("file-log: cannot open log file; records are lost until it opens",
+                 {{"path", path_}, {"error", std::strerror(errno)}});
+      open_failed_logged_ = true;
     }
-    open_failed_logged_ = false;
+    return false;
   }
-  std::string_view data = batch;
-  while (!data.empty()) {
-    ssize_t n = ::write(fd_, data.data(), data.size());
+  open_failed_logged_ = false;
+  return true;
+}
+
+void LogWriter::write_all(std::vector<iovec>& pieces, std::size_t bytes) {
+  if (!open_file()) {
+    // The records are gone; count each line as Kong users count lost log lines.
+    for (const iovec& piece : pieces) {
+      const char* p = static_cast<const char*>(piece.iov_base);
+      dropped_->inc(static_cast<uint64_t>(std::count(p, p + piece.iov_len, '\n')));
+    }
+    return;
+  }
+  std::size_t first = 0;
+  while (bytes > 0 && first < pieces.size()) {
+    const int count = static_cast<int>(std::min<std::size_t>(pieces.size() - first, IOV_MAX));
+    ssize_t n = ::writev(fd_, pieces.data() + first, count);
     if (n < 0) {
       if (errno == EINTR) continue;
       log::error("file-log: write failed", {{"path", path_}, {"error", std::strerror(errno)}});
       break;
     }
-    data.remove_prefix(static_cast<std::size_t>(n));
+    bytes -= static_cast<std::size_t>(n);
+    // Skip what was written; a partial write leaves the rest of a piece for the next call.
+    auto left = static_cast<std::size_t>(n);
+    while (first < pieces.size() && left >= pieces[first].iov_len) left -= pieces[first++].iov_len;
+    if (left > 0) {
+      pieces[first].iov_base = static_cast<char*>(pieces[first].iov_base) + left;
+      pieces[first].iov_len -= left;
+    }
   }
   if (reopen_each_batch_.load(std::memory_order_relaxed)) {
     ::close(fd_);

@@ -125,9 +125,11 @@ void Handler::header_filter(RequestContext& ctx, ResponseHead& head) const {
     state.decoder = std::make_unique<BodyDecoder>(format);
     erase_header(head.headers, "content-encoding");
   }
-  // The body changes length; the proxy frames it (chunked) once Content-Length is gone.
+  // The body changes length; the proxy frames it once Content-Length is gone. Nothing of it
+  // is emitted before it is complete, so the proxy can hold the head and count the bytes.
   erase_header(head.headers, "content-length");
   state.mode = BodyState::Mode::kBuffer;
+  ctx.buffer_response_body = true;
 }
 
 void Handler::reject(RequestContext& ctx, ResponseHead& head, BodyState& state,
@@ -145,6 +147,7 @@ void Handler::reject(RequestContext& ctx, ResponseHead& head, BodyState& state,
   head.headers.emplace_back("Content-Type", "application/json; charset=utf-8");
   state.replacement = std::move(message);
   state.mode = BodyState::Mode::kReplace;
+  ctx.buffer_response_body = true;  // the replacement comes at the end of the upstream body
 }
 
 void Handler::overflow(RequestContext& ctx, BodyState& state, std::string& chunk, bool eof) const {
@@ -156,6 +159,7 @@ void Handler::overflow(RequestContext& ctx, BodyState& state, std::string& chunk
     chunk = std::move(state.body);
     state.body = std::string();
     state.mode = BodyState::Mode::kStream;
+    ctx.buffer_response_body = false;  // the proxy sends the head now and streams the rest
     if (state.decoder) {
       // Input the decoder held back when it hit the cap.
       auto r = state.decoder->feed({}, chunk, kUnlimited);
