@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
+#include <cstring>
 #include <optional>
 #include <random>
 
@@ -47,6 +48,72 @@ void append_header(std::string& out, std::string_view name, std::string_view val
   out.append(": ", 2);
   out.append(value);
   out.append("\r\n", 2);
+}
+
+// Builds a message head at the end of a std::string through a raw pointer: one resize to a
+// guess up front (grown when short), then plain copies, instead of an out-of-line,
+// capacity-checked append() per piece (a proxied request has some 60 pieces). The string
+// must not be touched otherwise until the writer is gone; it then has the exact size.
+class HeadWriter {
+ public:
+  HeadWriter(std::string& out, std::size_t guess) : out_(out) {
+    const std::size_t at = out_.size();
+    out_.resize(at + guess);
+    p_ = out_.data() + at;
+    end_ = out_.data() + out_.size();
+  }
+  ~HeadWriter() { out_.resize(size()); }
+  HeadWriter(const HeadWriter&) = delete;
+  HeadWriter& operator=(const HeadWriter&) = delete;
+
+  std::size_t size() const { return static_cast<std::size_t>(p_ - out_.data()); }
+
+  void put(std::string_view s) {
+    room(s.size());
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  void put(char c) {
+    room(1);
+    *p_++ = c;
+  }
+  void number(uint64_t v) {
+    room(20);
+    p_ = std::to_chars(p_, p_ + 20, v).ptr;
+  }
+  void header(std::string_view name, std::string_view value) {
+    room(name.size() + value.size() + 4);
+    std::memcpy(p_, name.data(), name.size());
+    p_ += name.size();
+    std::memcpy(p_, ": ", 2);
+    p_ += 2;
+    std::memcpy(p_, value.data(), value.size());
+    p_ += value.size();
+    std::memcpy(p_, "\r\n", 2);
+    p_ += 2;
+  }
+
+ private:
+  void room(std::size_t n) {
+    if (static_cast<std::size_t>(end_ - p_) < n) grow(n);
+  }
+  [[gnu::noinline]] void grow(std::size_t n) {
+    const std::size_t used = size();
+    out_.resize(std::max(out_.size() * 2, used + n));
+    p_ = out_.data() + used;
+    end_ = out_.data() + out_.size();
+  }
+
+  std::string& out_;
+  char* p_;
+  char* end_;
+};
+
+// Room a head of these headers usually takes, for HeadWriter's first guess.
+std::size_t head_guess(const HeaderStore& headers) {
+  std::size_t n = 256;
+  for (std::size_t i = 0; i < headers.size(); ++i) n += headers.name(i).size() + headers.value(i).size() + 4;
+  return n;
 }
 
 bool is_hop_by_hop(bhttp::field f) {
@@ -433,26 +500,28 @@ class ProxySession : public http::Connection,
       }
     }
     up_out_.clear();
-    up_out_.append(req_parser_->method_string());
-    up_out_.push_back(' ');
-    up_out_.append(upstream_path);
+    HeadWriter w(up_out_, head_guess(req_headers_) + upstream_path.size() + 2 * client_ip_.size() +
+                              request_id_.size());
+    w.put(req_parser_->method_string());
+    w.put(' ');
+    w.put(upstream_path);
     if (has_query_) {
-      up_out_.push_back('?');
-      up_out_.append(query_);
+      w.put('?');
+      w.put(query_);
     }
-    up_out_.append(" HTTP/1.1\r\nHost: "sv);
+    w.put(" HTTP/1.1\r\nHost: "sv);
     if (match_.route->preserve_host && !host_.empty()) {
-      up_out_.append(host_);
+      w.put(host_);
     } else {
-      up_out_.append(svc.host);
+      w.put(svc.host);
       bool default_port = (svc.port == 80 && svc.protocol == "http") ||
                           (svc.port == 443 && svc.protocol == "https");
       if (!default_port) {
-        up_out_.push_back(':');
-        append_uint(up_out_, svc.port);
+        w.put(':');
+        w.number(svc.port);
       }
     }
-    up_out_.append("\r\n"sv);
+    w.put("\r\n"sv);
 
     std::string_view connection = req_headers_.find(bhttp::field::connection);
     bool plain = connection_is_plain(connection);
@@ -475,55 +544,55 @@ class ProxySession : public http::Connection,
       }
       if (!plain && listed_in_connection(connection, name)) continue;
       if (overrides && in_list(*overrides, name)) continue;
-      append_header(up_out_, name, req_headers_.value(i));
+      w.header(name, req_headers_.value(i));
     }
     if (overrides) {
       // An override with an empty value removes the header (see RequestContext).
       for (const auto& [k, v] : *overrides) {
-        if (!v.empty()) append_header(up_out_, k, v);
+        if (!v.empty()) w.header(k, v);
       }
     }
 
-    up_out_.append("X-Forwarded-For: "sv);
+    w.put("X-Forwarded-For: "sv);
     if (!xff.empty()) {
-      up_out_.append(xff);
-      up_out_.append(", "sv);
+      w.put(xff);
+      w.put(", "sv);
     }
-    up_out_.append(client_ip_);
-    up_out_.append("\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: "sv);
+    w.put(client_ip_);
+    w.put("\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: "sv);
     std::string_view bare_host = host_;
     if (!bare_host.empty() && bare_host.front() != '[') {
       bare_host = bare_host.substr(0, bare_host.find(':'));
     } else if (!bare_host.empty()) {
       bare_host = bare_host.substr(0, bare_host.find(']') + 1);
     }
-    up_out_.append(bare_host);
-    up_out_.append("\r\nX-Forwarded-Port: "sv);
-    up_out_.append(local_port_);
-    up_out_.append("\r\nX-Forwarded-Path: "sv);
-    up_out_.append(path_);
+    w.put(bare_host);
+    w.put("\r\nX-Forwarded-Port: "sv);
+    w.put(local_port_);
+    w.put("\r\nX-Forwarded-Path: "sv);
+    w.put(path_);
     if (match_.route->strip_path && !match_.matched_path.empty() &&
         match_.route->paths.size() > 0) {
       std::string_view prefix = match_.matched_path;
       if (prefix.size() > 1 && prefix.back() == '/') prefix.remove_suffix(1);
       if (prefix != "/") {
-        up_out_.append("\r\nX-Forwarded-Prefix: "sv);
-        up_out_.append(prefix);
+        w.put("\r\nX-Forwarded-Prefix: "sv);
+        w.put(prefix);
       }
     }
-    up_out_.append("\r\nX-Real-IP: "sv);
-    up_out_.append(client_ip_);
-    up_out_.append("\r\nX-Request-Id: "sv);
-    up_out_.append(request_id_);
-    up_out_.append("\r\n"sv);
+    w.put("\r\nX-Real-IP: "sv);
+    w.put(client_ip_);
+    w.put("\r\nX-Request-Id: "sv);
+    w.put(request_id_);
+    w.put("\r\n"sv);
     if (req_parser_->chunked()) {
-      up_out_.append("Transfer-Encoding: chunked\r\n"sv);
+      w.put("Transfer-Encoding: chunked\r\n"sv);
     } else if (auto len = req_parser_->content_length()) {
-      up_out_.append("Content-Length: "sv);
-      append_uint(up_out_, *len);
-      up_out_.append("\r\n"sv);
+      w.put("Content-Length: "sv);
+      w.number(*len);
+      w.put("\r\n"sv);
     }
-    up_out_.append("\r\n"sv);
+    w.put("\r\n"sv);
   }
 
   // Moves buffered client body bytes into up_out_ (framed). False on a parse error.
@@ -794,61 +863,63 @@ class ProxySession : public http::Connection,
     }
 
     out_.clear();
-    out_.append(client_version_ == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv);
-    append_uint(out_, static_cast<uint64_t>(out_status));
-    out_.push_back(' ');
-    std::string_view reason = out_status == status ? resp_parser_->reason() : std::string_view{};
-    out_.append(reason.empty() ? http::reason_phrase(out_status) : reason);
-    out_.append("\r\n"sv);
+    std::size_t added_begin = 0, added_end = 0;
+    {
+      HeadWriter w(out_, head_guess(resp_headers_) + request_id_.size());
+      w.put(client_version_ == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv);
+      w.number(static_cast<uint64_t>(out_status));
+      w.put(' ');
+      std::string_view reason = out_status == status ? resp_parser_->reason() : std::string_view{};
+      w.put(reason.empty() ? http::reason_phrase(out_status) : reason);
+      w.put("\r\n"sv);
 
-    if (head) {
-      has_length = false;
-      for (const auto& [k, v] : head->headers) {
-        if (http::iequals(k, "content-length")) {
-          if (!no_body) has_length = true;
-          append_header(out_, k, v);
-          continue;
+      if (head) {
+        has_length = false;
+        for (const auto& [k, v] : head->headers) {
+          if (http::iequals(k, "content-length")) {
+            if (!no_body) has_length = true;
+            w.header(k, v);
+            continue;
+          }
+          if (http::iequals(k, "x-request-id")) upstream_sent_id = true;
+          w.header(k, v);
         }
-        if (http::iequals(k, "x-request-id")) upstream_sent_id = true;
-        append_header(out_, k, v);
-      }
-    } else {
-      for (std::size_t i = 0; i < resp_headers_.size(); ++i) {
-        bhttp::field f = resp_headers_.id(i);
-        if (is_hop_by_hop(f)) continue;
-        if (f == bhttp::field::content_length) {
-          if (no_body) append_header(out_, resp_headers_.name(i), resp_headers_.value(i));
-          continue;
+      } else {
+        for (std::size_t i = 0; i < resp_headers_.size(); ++i) {
+          bhttp::field f = resp_headers_.id(i);
+          if (is_hop_by_hop(f)) continue;
+          if (f == bhttp::field::content_length) {
+            if (no_body) w.header(resp_headers_.name(i), resp_headers_.value(i));
+            continue;
+          }
+          std::string_view name = resp_headers_.name(i);
+          if (f == bhttp::field::unknown && http::iequals(name, "x-request-id"))
+            upstream_sent_id = true;
+          if (!plain && listed_in_connection(connection, name)) continue;
+          w.header(name, resp_headers_.value(i));
         }
-        std::string_view name = resp_headers_.name(i);
-        if (f == bhttp::field::unknown && http::iequals(name, "x-request-id"))
-          upstream_sent_id = true;
-        if (!plain && listed_in_connection(connection, name)) continue;
-        append_header(out_, name, resp_headers_.value(i));
+        if (has_length) {
+          w.put("Content-Length: "sv);
+          w.number(*resp_parser_->content_length());
+          w.put("\r\n"sv);
+        }
       }
-      if (has_length) {
-        out_.append("Content-Length: "sv);
-        append_uint(out_, *resp_parser_->content_length());
-        out_.append("\r\n"sv);
-      }
+      added_begin = w.size();
+      if (!upstream_sent_id) w.header("X-Request-Id"sv, request_id_);
+      w.put("X-Kong-Upstream-Latency: "sv);
+      w.number(static_cast<uint64_t>(std::max<int64_t>(upstream_ms, 0)));
+      w.put("\r\nX-Kong-Proxy-Latency: "sv);
+      w.number(static_cast<uint64_t>(std::max<int64_t>(proxy_ms, 0)));
+      w.put("\r\n"sv);
+      added_end = w.size();
     }
-    std::size_t added_begin = out_.size();
-    if (!upstream_sent_id) {
-      out_.append("X-Request-Id: "sv);
-      out_.append(request_id_);
-      out_.append("\r\n"sv);
-    }
-    out_.append("X-Kong-Upstream-Latency: "sv);
-    append_uint(out_, static_cast<uint64_t>(std::max<int64_t>(upstream_ms, 0)));
-    out_.append("\r\nX-Kong-Proxy-Latency: "sv);
-    append_uint(out_, static_cast<uint64_t>(std::max<int64_t>(proxy_ms, 0)));
-    out_.append("\r\n"sv);
     if (head) {
       // The log phase sees the head as the client got it, gateway-added headers included.
       ctx_->status = out_status;
       ctx_->response_head.clear();
       ctx_->response_head.swap(head->headers);
-      add_lines_to_head(std::string_view(out_).substr(added_begin), ctx_->response_head);
+      add_lines_to_head(std::string_view(out_).substr(added_begin, added_end - added_begin),
+                        ctx_->response_head);
     }
 
     rechunk_ = false;
