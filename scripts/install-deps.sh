@@ -7,6 +7,8 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libyaml-cpp-dev libgtest-dev libgmock-dev
+  # the suoke binary's allocator
+  libmimalloc-dev
   # fuzzing and sanitizers
   clang-14 libclang-rt-14-dev
   # tests: real servers and the seed's Python script

@@ -221,8 +221,20 @@ void write_header_table(Cursor& out, std::size_t count, Names name_of, Values va
   std::array<std::string_view, kTracked> names;
   uint64_t repeat = 0;
   uint64_t repeated = 0;
+  // A 64-bit filter of (length, first and last letter): a name whose bit is not set yet
+  // cannot repeat an earlier one, so the pairwise scan runs only for likely repeats.
+  uint64_t seen = 0;
   for (std::size_t i = 0; i < count; ++i) {
     names[i] = name_of(i);
+    const std::string_view name = names[i];
+    const unsigned key = name.empty() ? 0
+                                      : static_cast<unsigned>(name.size()) * 7 +
+                                            static_cast<unsigned>(name.front() | 0x20) * 3 +
+                                            static_cast<unsigned>(name.back() | 0x20);
+    const uint64_t bit = uint64_t{1} << (key % 64);
+    const bool maybe_repeat = (seen & bit) != 0;
+    seen |= bit;
+    if (!maybe_repeat) continue;
     for (std::size_t j = 0; j < i; ++j) {
       if (names[j].size() == names[i].size() && http::iequals(names[j], names[i])) {
         repeat |= uint64_t{1} << i;

@@ -192,6 +192,8 @@ std::string number_text(double v) {
 }
 
 bool is_rate_limit_header(std::string_view name) {
+  // Every name below starts with x, r or (retry-after) r: most headers stop here.
+  if (name.empty() || ((name[0] | 0x20) != 'x' && (name[0] | 0x20) != 'r')) return false;
   auto starts = [&](std::string_view prefix) {
     return name.size() >= prefix.size() && http::iequals(name.substr(0, prefix.size()), prefix);
   };
@@ -264,7 +266,7 @@ class Handler final : public PluginHandler {
       bool shadowed = false;
       if (is_rate_limit_header(h[i].first)) {
         for (std::size_t j = i + 1; j < h.size() && !shadowed; ++j)
-          shadowed = http::iequals(h[i].first, h[j].first);
+          shadowed = h[i].first.size() == h[j].first.size() && http::iequals(h[i].first, h[j].first);
       }
       if (shadowed) {
         h.erase(h.begin() + static_cast<std::ptrdiff_t>(i));
