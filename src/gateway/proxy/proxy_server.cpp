@@ -243,6 +243,7 @@ class ProxySession : public http::Connection,
     w_.add(this);
     WorkerCounters::bump(w_.counters().active);
     boost::system::error_code ec;
+    client_.non_blocking(true, ec);  // write_then's write_some never waits
     auto remote = client_.remote_endpoint(ec);
     if (!ec) client_ip_ = remote.address().to_string();
     auto local = client_.local_endpoint(ec);
@@ -717,6 +718,7 @@ class ProxySession : public http::Connection,
                                 return send_error(503, http::kong_message(503));
                               }
                               up_->sock.set_option(tcp::no_delay(true), ec);
+                              up_->sock.non_blocking(true, ec);  // write_then's write_some
                               write_upstream();
                             });
   }
@@ -728,17 +730,41 @@ class ProxySession : public http::Connection,
     TimePoint now = replayable_ ? SteadyClock::now() : http::coarse_now();
     deadline = now + std::chrono::milliseconds(match_.service->write_timeout_ms);
     if (replayable_) t_upstream_ = now;
-    auto self = shared_from_this();
-    asio::async_write(up_->sock, asio::buffer(up_out_),
-                      [this, self](boost::system::error_code ec, std::size_t) {
-                        if (phase_ != Phase::kUpWrite) return;
-                        if (ec) {
-                          if (reused_ && replayable_ && !timed_out_) return retry_stale();
-                          return upstream_failed();
-                        }
-                        if (!req_parser_->is_done()) return read_client_body();
-                        read_upstream_head();
-                      });
+    write_then(up_->sock, up_out_, [this](boost::system::error_code ec) {
+      if (phase_ != Phase::kUpWrite) return;
+      if (ec) {
+        if (reused_ && replayable_ && !timed_out_) return retry_stale();
+        return upstream_failed();
+      }
+      if (!req_parser_->is_done()) return read_client_body();
+      read_upstream_head();
+    });
+  }
+
+  // Writes `data`, then calls done(ec). A socket that takes all of it at once (the usual
+  // case for a head and a small body) continues right here, without asio's round trip
+  // through the scheduler; the rest of a partial write goes out asynchronously. `data` must
+  // stay put until done() runs.
+  template <class Done>
+  void write_then(tcp::socket& sock, std::string_view data, Done done) {
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    // Bounded nesting: each inline continuation may start the next write.
+    if (inline_writes_ < kMaxInlineWrites) {
+      n = sock.write_some(asio::buffer(data.data(), data.size()), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        ec = {};
+      } else if (ec || n == data.size()) {
+        ++inline_writes_;
+        done(ec);
+        --inline_writes_;
+        return;
+      }
+    }
+    data.remove_prefix(n);
+    asio::async_write(sock, asio::buffer(data.data(), data.size()),
+                      [self = shared_from_this(), done = std::move(done)](
+                          boost::system::error_code ec, std::size_t) mutable { done(ec); });
   }
 
   // A pooled connection the upstream had already closed: the request never reached it, so
@@ -1036,19 +1062,16 @@ class ProxySession : public http::Connection,
     phase_ = Phase::kClientWrite;
     head_written_ = true;
     deadline = http::coarse_now() + core_.options.limits.body_timeout;
-    auto self = shared_from_this();
-    asio::async_write(
-        client_, asio::buffer(out_), [this, self](boost::system::error_code ec, std::size_t) {
-          if (phase_ != Phase::kClientWrite) return;
-          if (ec) return close();
-          if (resp_parser_->is_done()) return finish_exchange();
-          out_.clear();
-          phase_ = Phase::kRespBody;
-          deadline =
-              http::coarse_now() + std::chrono::milliseconds(match_.service->read_timeout_ms);
-          if (up_->buf.size() > 0) return on_response_body(false);
-          read_upstream();
-        });
+    write_then(client_, out_, [this](boost::system::error_code ec) {
+      if (phase_ != Phase::kClientWrite) return;
+      if (ec) return close();
+      if (resp_parser_->is_done()) return finish_exchange();
+      out_.clear();
+      phase_ = Phase::kRespBody;
+      deadline = http::coarse_now() + std::chrono::milliseconds(match_.service->read_timeout_ms);
+      if (up_->buf.size() > 0) return on_response_body(false);
+      read_upstream();
+    });
   }
 
   void finish_exchange() {
@@ -1290,6 +1313,8 @@ class ProxySession : public http::Connection,
   bool resp_got_bytes_ = false;
   bool timed_out_ = false;
   bool rechunk_ = false;
+  static constexpr int kMaxInlineWrites = 4;
+  int inline_writes_ = 0;   // write_then continuations running inline, nested
   bool head_held_ = false;  // the head waits in out_ for the whole body (end_head)
   std::string held_body_;   // body pieces a plugin emitted while the head was held
   bool logged_ = false;             // the log phase ran for the current request
