@@ -385,6 +385,27 @@ TEST_F(StaleProxyTest, StalePooledConnectionIsReplacedTransparently) {
   EXPECT_EQ(upstream_->counters().connections_accepted, 3u);
 }
 
+TEST_F(ProxyTest, SlowReaderGetsALargeResponseIntact) {
+  // 8 MiB the client does not read for a while: the proxy's writes to it stop part-way
+  // (full socket buffers) and must finish asynchronously, in order, with nothing lost.
+  std::string big;
+  big.reserve(8 << 20);
+  for (int i = 0; big.size() < (8u << 20); ++i) big += std::to_string(i) + ",";
+  RawUpstream up([&big](int fd) {
+    RawUpstream::read_head(fd);
+    RawUpstream::send_all(
+        fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(big.size()) + "\r\n\r\n" + big);
+  });
+  start_proxy({{{"/"}, up.port()}});
+  RawClient c(port_);
+  c.send(get_request("/big"));
+  std::this_thread::sleep_for(300ms);
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->header("content-length"), std::to_string(big.size()));
+  EXPECT_TRUE(r->body == big);
+}
+
 TEST_F(ProxyTest, RequestBodiesAreForwardedIncludingChunked) {
   start_proxy({{{"/"}, upstream_port_}});
   RawClient c(port_);
