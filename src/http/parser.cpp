@@ -23,15 +23,7 @@ void HeaderStore::add(bhttp::field f, std::string_view name, std::string_view va
   e.value_off = static_cast<uint32_t>(arena_.size());
   e.value_len = static_cast<uint32_t>(value.size());
   arena_.append(value);
-  entries_.push_back(e);
-}
-
-void HeaderStore::add_line(bhttp::field f, std::string_view name, std::string_view value) {
-  auto base = static_cast<uint32_t>(arena_.size());
-  auto gap = static_cast<uint32_t>(value.data() - name.data());
-  arena_.append(name.data(), gap + value.size());
-  entries_.push_back(Entry{f, base, static_cast<uint32_t>(name.size()), base + gap,
-                           static_cast<uint32_t>(value.size())});
+  append_entry(e);
 }
 
 void HeaderStore::set_start(std::string_view first, std::string_view second) {
@@ -42,22 +34,22 @@ void HeaderStore::set_start(std::string_view first, std::string_view second) {
 }
 
 std::string_view HeaderStore::find(bhttp::field f) const {
-  for (std::size_t i = 0; i < entries_.size(); ++i) {
+  for (std::size_t i = 0; i < count_; ++i) {
     if (entries_[i].name == f) return value(i);
   }
   return {};
 }
 
 std::string_view HeaderStore::find(std::string_view n) const {
-  for (std::size_t i = 0; i < entries_.size(); ++i) {
+  for (std::size_t i = 0; i < count_; ++i) {
     if (iequals(name(i), n)) return value(i);
   }
   return {};
 }
 
 bool HeaderStore::has(bhttp::field f) const {
-  for (const auto& e : entries_) {
-    if (e.name == f) return true;
+  for (std::size_t i = 0; i < count_; ++i) {
+    if (entries_[i].name == f) return true;
   }
   return false;
 }
@@ -76,12 +68,35 @@ constexpr std::array<bool, 256> kTokenChar = make_token_table();
 bool is_tchar(char c) { return kTokenChar[static_cast<unsigned char>(c)]; }
 bool is_ws(char c) { return c == ' ' || c == '\t'; }
 
-// The first non-token byte in [p, end); four bytes per step since names are scanned for every
-// field.
-const char* skip_token(const char* p, const char* end) {
+// The first non-token byte in [p, end], where *end is not a token byte (the line's CR); bytes
+// up to `limit` may be read. Names are scanned for every field: a 16-byte step covers the usual
+// letters, digits and '-', the table the rest.
+const char* skip_token(const char* p, const char* end, const char* limit) {
+#if defined(__SSE2__)
+  while (limit - p >= 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
+                                  _mm_cmplt_epi8(lower, _mm_set1_epi8('z' + 1)));
+    __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                  _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    __m128i ok = _mm_or_si128(_mm_or_si128(alpha, digit), _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+    auto other = static_cast<uint32_t>(~_mm_movemask_epi8(ok)) & 0xffffu;
+    if (other != 0) {
+      p += __builtin_ctz(other);
+      break;
+    }
+    p += 16;
+  }
+#endif
+  (void)limit;
   auto t = [](const char* q) { return kTokenChar[static_cast<unsigned char>(*q)]; };
-  while (end - p >= 4 && (t(p) & t(p + 1) & t(p + 2) & t(p + 3))) p += 4;
-  while (p < end && t(p)) ++p;
+  while (end - p >= 8 &&
+         (t(p) & t(p + 1) & t(p + 2) & t(p + 3) & t(p + 4) & t(p + 5) & t(p + 6) & t(p + 7))) {
+    p += 8;
+  }
+  // *end is not a token byte: no bound needed.
+  while (t(p)) ++p;
   return p;
 }
 
@@ -122,13 +137,20 @@ uint32_t special_mask(const char* p) {
 }
 #endif
 
-// The first special byte in [p, end), or end.
-const char* find_special(const char* p, const char* end) {
+// The first special byte in [p, end), or end. Bytes from `lo` (<= p) may be read, which lets
+// the last few bytes of a buffer be checked with one load ending at `end`.
+const char* find_special(const char* p, const char* end, const char* lo) {
 #if defined(__SSE2__)
   for (; end - p >= 16; p += 16) {
     if (uint32_t m = special_mask(p)) return p + __builtin_ctz(m);
   }
+  if (p < end && end - lo >= 16) {
+    const char* q = end - 16;
+    uint32_t m = special_mask(q) >> (p - q);
+    return m != 0 ? p + __builtin_ctz(m) : end;
+  }
 #endif
+  (void)lo;
   while (p < end && !is_special(*p)) ++p;
   return p;
 }
@@ -226,13 +248,15 @@ bool valid_chunk_ext(const char* p, const char* end) {
   return true;
 }
 
-// header-field = field-name ":" OWS field-value OWS over a line without its CRLF.
-bool split_field(const char* line, const char* eol, std::string_view& name,
-                 std::string_view& value) {
-  const char* p = skip_token(line, eol);
-  if (p == line || p == eol || *p != ':') return false;
+// header-field = field-name ":" OWS field-value OWS over a line without its CRLF; bytes up to
+// `limit` may be read.
+inline bool split_field(const char* line, const char* eol, const char* limit,
+                        std::string_view& name, std::string_view& value) {
+  const char* p = skip_token(line, eol, limit);
+  if (p == line || *p != ':') return false;
   name = {line, static_cast<std::size_t>(p - line)};
   ++p;
+  if (p < eol && *p == ' ') ++p;  // the usual single space
   while (p < eol && is_ws(*p)) ++p;
   const char* e = eol;
   while (e > p && is_ws(e[-1])) --e;
@@ -365,11 +389,21 @@ void MessageParser<isRequest>::put_eof(beast::error_code& ec) {
 template <bool isRequest>
 bool MessageParser<isRequest>::parse_head(const char* begin, const char* end,
                                           beast::error_code& ec) {
+  // The store holds the complete lines whenever put() returns, whatever the outcome.
+  struct Sync {
+    MessageParser* self;
+    const char* begin;
+    ~Sync() {
+      self->headers_->append_head(
+          std::string_view(begin + self->head_stored_, self->head_parsed_ - self->head_stored_));
+      self->head_stored_ = self->head_parsed_;
+    }
+  } sync{this, begin};
   const auto avail = static_cast<std::size_t>(end - begin);
   const char* const stop = begin + std::min(avail, header_limit_);
   for (;;) {
     const char* line = begin + head_parsed_;
-    const char* eol = find_special(begin + std::max(scanned_, head_parsed_), stop);
+    const char* eol = find_special(begin + std::max(scanned_, head_parsed_), stop, begin);
     if (eol < stop && *eol != '\r') {
       // A CTL inside the line: report it as the element it interrupts.
       std::string_view name, value;
@@ -379,8 +413,8 @@ bool MessageParser<isRequest>::parse_head(const char* begin, const char* end,
       } else if (eol > line && is_ws(*line)) {
         ec = bhttp::error::bad_obs_fold;
       } else {
-        ec =
-            split_field(line, eol, name, value) ? bhttp::error::bad_value : bhttp::error::bad_field;
+        ec = split_field(line, eol, stop, name, value) ? bhttp::error::bad_value
+                                                       : bhttp::error::bad_field;
       }
       return false;
     }
@@ -405,11 +439,11 @@ bool MessageParser<isRequest>::parse_head(const char* begin, const char* end,
       return false;
     } else {
       std::string_view name, value;
-      if (!split_field(line, eol, name, value)) {
+      if (!split_field(line, eol, stop, name, value)) {
         ec = bhttp::error::bad_field;
         return false;
       }
-      on_field(name, value, ec);
+      on_field(begin, name, value, ec);
       if (ec) return false;
     }
     head_parsed_ = static_cast<std::size_t>(eol + 2 - begin);
@@ -424,7 +458,7 @@ void MessageParser<isRequest>::parse_start_line(const char* line, const char* eo
   };
   if constexpr (isRequest) {
     // method SP request-target SP HTTP-version
-    const char* p = skip_token(line, eol);
+    const char* p = skip_token(line, eol, eol);
     if (p == line || p == eol || *p != ' ') {
       ec = bhttp::error::bad_method;
       return;
@@ -445,7 +479,9 @@ void MessageParser<isRequest>::parse_start_line(const char* line, const char* eo
     }
     version_ = 10 + (p[7] - '0');
     method_ = bhttp::string_to_verb(method);
-    headers_->set_start(method, target_sv);
+    headers_->set_start_at(0, static_cast<uint32_t>(method.size()),
+                           static_cast<uint32_t>(target - line),
+                           static_cast<uint32_t>(target_sv.size()));
   } else {
     // HTTP-version SP 3DIGIT SP reason-phrase; the reason's bytes passed find_special, which
     // is Beast's rule too (HTAB, SP, VCHAR, obs-text).
@@ -461,42 +497,54 @@ void MessageParser<isRequest>::parse_start_line(const char* line, const char* eo
     }
     version_ = 10 + (line[7] - '0');
     status_ = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
-    headers_->set_start({}, std::string_view(line + 13, len - 13));
+    headers_->set_start_at(0, 0, 13, static_cast<uint32_t>(len - 13));
   }
 }
 
+// Inlined into parse_head's loop: it runs for every field.
 template <bool isRequest>
-void MessageParser<isRequest>::on_field(std::string_view name, std::string_view value,
-                                        beast::error_code& ec) {
+[[gnu::always_inline]] inline void MessageParser<isRequest>::on_field(const char* begin,
+                                                                      std::string_view name,
+                                                                      std::string_view value,
+                                                                      beast::error_code& ec) {
   bhttp::field f = classify_field(name);
+  if (f != bhttp::field::unknown) {
+    on_framing_field(f, value, ec);
+    if (ec) return;
+  }
+  headers_->add_at(f, static_cast<uint32_t>(name.data() - begin),
+                   static_cast<uint32_t>(name.size()), static_cast<uint32_t>(value.data() - begin),
+                   static_cast<uint32_t>(value.size()));
+}
+
+template <bool isRequest>
+void MessageParser<isRequest>::on_framing_field(bhttp::field f, std::string_view value,
+                                                beast::error_code& ec) {
   switch (f) {
     case bhttp::field::connection:
     case bhttp::field::proxy_connection:  // Beast honours it too
       if (!for_each_token(value, [&](std::string_view t) {
-            if (iequals(t, "close")) {
+            if (t.size() == 5 && is_name(t.data(), "close")) {
               close_ = true;
-            } else if (iequals(t, "keep-alive")) {
+            } else if (t.size() == 10 && is_name(t.data(), "keep-alive")) {
               keep_alive_ = true;
             }
           })) {
         ec = bhttp::error::bad_value;
-        return;
       }
-      break;
+      return;
     case bhttp::field::content_length: {
       // Any Transfer-Encoding with a Content-Length is a smuggling attempt (RFC 9112 6.3).
       uint64_t v = 0;
       if (has_te_ || !parse_dec(value, v)) {
         ec = bhttp::error::bad_content_length;
-        return;
-      }
-      if (has_length_ && v != length_) {
+      } else if (has_length_ && v != length_) {
         ec = bhttp::error::multiple_content_length;
-        return;
+      } else {
+        has_length_ = true;
+        length_ = v;
       }
-      has_length_ = true;
-      length_ = v;
-      break;
+      return;
     }
     case bhttp::field::transfer_encoding: {
       // Repeated lines form one list; chunked may only be the last coding (RFC 9112 6.1).
@@ -504,26 +552,25 @@ void MessageParser<isRequest>::on_field(std::string_view name, std::string_view 
       bool after_chunked = false;
       bool ok = for_each_token(value, [&](std::string_view t) {
         if (chunked_) after_chunked = true;
-        chunked_ = iequals(t, "chunked");
+        chunked_ = t.size() == 7 && is_name(t.data(), "chunked");
         any = true;
       });
       if (has_length_ || !ok || !any || after_chunked) {
         ec = bhttp::error::bad_transfer_encoding;
-        return;
+      } else {
+        has_te_ = true;
       }
-      has_te_ = true;
-      break;
+      return;
     }
     case bhttp::field::expect:
       if (iequals(value, "100-continue")) expect_continue_ = true;
-      break;
+      return;
     case bhttp::field::host:
       has_host_ = true;
-      break;
+      return;
     default:
-      break;
+      return;
   }
-  headers_->add_line(f, name, value);
 }
 
 template <bool isRequest>
@@ -622,7 +669,7 @@ std::size_t MessageParser<isRequest>::parse_chunk_line(const char* p, const char
   // chunk-size [ chunk-ext ] CRLF; the line is bounded by the header limit.
   const auto avail = static_cast<std::size_t>(end - p);
   const char* const stop = p + std::min(avail, header_limit_);
-  const char* eol = find_special(p + scanned_, stop);
+  const char* eol = find_special(p + scanned_, stop, p);
   const char* q = p;
   uint64_t size = 0;
   if (eol < stop && *eol != '\r') {
@@ -672,13 +719,14 @@ std::size_t MessageParser<isRequest>::parse_trailer(const char* p, const char* e
   const auto avail = static_cast<std::size_t>(end - p);
   const std::size_t budget = header_limit_ - std::min(trailer_bytes_, header_limit_);
   const char* const stop = p + std::min(avail, budget);
-  const char* eol = find_special(p + scanned_, stop);
+  const char* eol = find_special(p + scanned_, stop, p);
   std::string_view name, value;
   if (eol < stop && *eol != '\r') {
     if (eol > p && is_ws(*p)) {
       ec = bhttp::error::bad_obs_fold;
     } else {
-      ec = split_field(p, eol, name, value) ? bhttp::error::bad_value : bhttp::error::bad_field;
+      ec = split_field(p, eol, stop, name, value) ? bhttp::error::bad_value
+                                                  : bhttp::error::bad_field;
     }
     return 0;
   }
@@ -696,7 +744,7 @@ std::size_t MessageParser<isRequest>::parse_trailer(const char* p, const char* e
       ec = bhttp::error::bad_obs_fold;
       return 0;
     }
-    if (!split_field(p, eol, name, value)) {
+    if (!split_field(p, eol, stop, name, value)) {
       ec = bhttp::error::bad_field;
       return 0;
     }

@@ -58,7 +58,7 @@ class HeaderStore {
 
   void clear() {
     arena_.clear();
-    entries_.clear();
+    count_ = 0;
     first_ = second_ = {0, 0};
   }
   // The start line's two variable parts (method and target, or reason), kept in the arena so
@@ -67,10 +67,20 @@ class HeaderStore {
   std::string_view first() const { return {arena_.data() + first_.first, first_.second}; }
   std::string_view second() const { return {arena_.data() + second_.first, second_.second}; }
   void add(bhttp::field f, std::string_view name, std::string_view value);
-  // The same for a parsed line, where `value` lies after `name` in one buffer: one copy of
-  // the span (the ": " between them rides along).
-  void add_line(bhttp::field f, std::string_view name, std::string_view value);
-  std::size_t size() const { return entries_.size(); }
+  // For the parser: the head's bytes are appended as its lines complete (one copy per put(),
+  // not one per field) and the start line and fields refer to them by offset. Only on a store
+  // the parser cleared, so the head starts at arena offset 0.
+  void append_head(std::string_view bytes) { arena_.append(bytes); }
+  void set_start_at(uint32_t first_off, uint32_t first_len, uint32_t second_off,
+                    uint32_t second_len) {
+    first_ = {first_off, first_len};
+    second_ = {second_off, second_len};
+  }
+  void add_at(bhttp::field f, uint32_t name_off, uint32_t name_len, uint32_t value_off,
+              uint32_t value_len) {
+    append_entry(Entry{f, name_off, name_len, value_off, value_len});
+  }
+  std::size_t size() const { return count_; }
   bhttp::field id(std::size_t i) const { return entries_[i].name; }
   std::string_view name(std::size_t i) const {
     return {arena_.data() + entries_[i].name_off, entries_[i].name_len};
@@ -85,7 +95,15 @@ class HeaderStore {
 
  private:
   std::string arena_;
+  void append_entry(const Entry& e) {
+    if (count_ == entries_.size()) entries_.resize(count_ == 0 ? 16 : 2 * count_);
+    entries_[count_++] = e;
+  }
+
+  // entries_[0, count_) are the fields; the vector only grows, so a reused store allocates
+  // nothing per field (and push_back's out-of-line growth path stays off the per-field path).
   std::vector<Entry> entries_;
+  std::size_t count_ = 0;
   std::pair<uint32_t, uint32_t> first_{0, 0}, second_{0, 0};
 };
 
@@ -157,7 +175,9 @@ class MessageParser {
 
   bool parse_head(const char* begin, const char* end, beast::error_code& ec);
   void parse_start_line(const char* p, const char* eol, beast::error_code& ec);
-  void on_field(std::string_view name, std::string_view value, beast::error_code& ec);
+  void on_field(const char* begin, std::string_view name, std::string_view value,
+                beast::error_code& ec);
+  void on_framing_field(bhttp::field f, std::string_view value, beast::error_code& ec);
   void finish_header(beast::error_code& ec);
   // One step of the body; returns the bytes it consumed.
   std::size_t parse_body(const char* p, const char* end, beast::error_code& ec);
@@ -170,6 +190,7 @@ class MessageParser {
   std::size_t header_limit_;
   uint64_t body_budget_;         // body bytes still allowed (UINT64_MAX: unlimited)
   std::size_t head_parsed_ = 0;  // bytes of complete head lines (nothing consumed yet)
+  std::size_t head_stored_ = 0;  // of which copied into the HeaderStore
   std::size_t scanned_ = 0;      // bytes known to hold no CR or CTL past the current line start
   std::size_t trailer_bytes_ = 0;
   uint64_t length_ = 0;     // Content-Length value

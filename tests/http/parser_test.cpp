@@ -389,7 +389,7 @@ TEST(ParserFraming, Responses) {
   EXPECT_EQ(r.reason, "OK");
   EXPECT_EQ(r.body, "abc");
   EXPECT_TRUE(r.keep_alive);
-  r = resp("HTTP/1.0 404 \r\n\r\n", Options{.eof = true});
+  r = resp("HTTP/1.0 404 \r\n\r\n", Options{.limits = {}, .eof = true});
   ASSERT_FALSE(r.ec) << r.ec.message();
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.reason, "");
