@@ -96,7 +96,10 @@ class HeaderStore {
  private:
   std::string arena_;
   void append_entry(const Entry& e) {
-    if (count_ == entries_.size()) entries_.resize(count_ == 0 ? 16 : 2 * count_);
+    if (count_ == capacity_) {
+      capacity_ = capacity_ == 0 ? 16 : 2 * capacity_;
+      entries_.resize(capacity_);
+    }
     entries_[count_++] = e;
   }
 
@@ -104,6 +107,7 @@ class HeaderStore {
   // nothing per field (and push_back's out-of-line growth path stays off the per-field path).
   std::vector<Entry> entries_;
   std::size_t count_ = 0;
+  std::size_t capacity_ = 0;  // entries_.size(), without the division by sizeof(Entry)
   std::pair<uint32_t, uint32_t> first_{0, 0}, second_{0, 0};
 };
 
