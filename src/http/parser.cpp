@@ -295,7 +295,7 @@ bool is_name(const char* p, const char (&lower)[N]) {
     if constexpr (L % 8 != 0) ok &= eq(L - 8, uint64_t{});
     return ok;
   } else if constexpr (L >= 4) {
-    return eq(0, uint32_t{}) & eq(L - 4, uint32_t{});
+    return eq(0, uint32_t{}) && eq(L - 4, uint32_t{});
   } else {
     static_assert(L == 2);
     return eq(0, uint16_t{});
@@ -342,7 +342,8 @@ bhttp::field classify_field(std::string_view name) {
 template <bool isRequest>
 MessageParser<isRequest>::MessageParser(HeaderStore& headers, const Limits& limits)
     : headers_(&headers),
-      header_limit_(limits.max_header_bytes),
+      // Offsets into the head are 32-bit (HeaderStore::Entry).
+      header_limit_(std::min<std::size_t>(limits.max_header_bytes, UINT32_MAX)),
       body_budget_(limits.max_body_bytes == 0 ? UINT64_MAX
                                               : static_cast<uint64_t>(limits.max_body_bytes)) {
   headers_->clear();
@@ -426,7 +427,7 @@ bool MessageParser<isRequest>::parse_head(const char* begin, const char* end,
       }
       return false;
     }
-    if (eol + 1 >= stop) {  // no CR yet, or no room for its LF
+    if (stop - eol <= 1) {  // no CR yet, or no room for its LF
       scanned_ = static_cast<std::size_t>(eol - begin);
       ec = avail >= header_limit_ ? bhttp::error::header_limit : bhttp::error::need_more;
       return false;
@@ -684,7 +685,7 @@ std::size_t MessageParser<isRequest>::parse_chunk_line(const char* p, const char
     ec = parse_hex(q, eol, size) ? bhttp::error::bad_chunk_extension : bhttp::error::bad_chunk;
     return 0;
   }
-  if (eol + 1 >= stop) {
+  if (stop - eol <= 1) {
     scanned_ = static_cast<std::size_t>(eol - p);
     ec = avail >= header_limit_ ? bhttp::error::header_limit : bhttp::error::need_more;
     return 0;
@@ -738,7 +739,7 @@ std::size_t MessageParser<isRequest>::parse_trailer(const char* p, const char* e
     }
     return 0;
   }
-  if (eol + 1 >= stop) {
+  if (stop - eol <= 1) {
     scanned_ = static_cast<std::size_t>(eol - p);
     ec = avail >= budget ? bhttp::error::header_limit : bhttp::error::need_more;
     return 0;
