@@ -12,15 +12,19 @@
 //  - request-target bytes >= 0x80 are rejected (bad_target): RFC 9112 targets are ASCII.
 //  - Content-Length must be digits only ("5, 5" is rejected); repeated identical lines are fine.
 //  - Content-Length together with any Transfer-Encoding is rejected, in responses too.
-//  - Transfer-Encoding must be a valid token list with chunked, if present, last; "chunked" in
-//    any other position or an empty value is rejected (bad_transfer_encoding).
+//  - Transfer-Encoding must be a list of bare tokens (no transfer-parameters) with chunked, if
+//    present, last over all its lines; "chunked" in any other position or an empty line is
+//    rejected (bad_transfer_encoding). Other codings without chunked: a request is rejected
+//    (as before), a response's body runs to EOF (as Beast).
 //  - trailer fields are validated but never change framing or keep_alive() (RFC 9110 6.5.1).
 //  - chunk-ext quoted strings may not contain CTLs other than HTAB (bad_chunk_extension).
 //  - the header limit counts the whole head (start line included); a chunk-size line and the
 //    trailer section are each bounded by it too (header_limit).
 //  - put_eof() before any header is complete is partial_message.
 // Like Beast, bare LF line endings are rejected everywhere (bad_line_ending or the error of the
-// element the LF interrupts); CRLF is required.
+// element the LF interrupts); CRLF is required. Also like Beast, Proxy-Connection counts as
+// Connection for keep_alive(), and a Connection value that is not a token list is bad_value.
+// HeaderStore::id() is unknown for the names the gateway does not compare (classify_field).
 #pragma once
 
 #include <boost/asio/buffer.hpp>
