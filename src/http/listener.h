@@ -13,8 +13,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <ctime>
 #include <cstdint>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <thread>
@@ -38,8 +38,8 @@ inline constexpr TimePoint kNoDeadline = TimePoint::max();
 inline TimePoint coarse_now() {
   timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return TimePoint(std::chrono::duration_cast<SteadyClock::duration>(std::chrono::seconds(ts.tv_sec) +
-                                                                     std::chrono::nanoseconds(ts.tv_nsec)));
+  return TimePoint(std::chrono::duration_cast<SteadyClock::duration>(
+      std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
 }
 
 class Worker;

@@ -11,10 +11,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <mutex>
 #include <typeindex>
 #include <typeinfo>
 #include <utility>
@@ -100,7 +100,7 @@ struct RequestContext {
   // Set (replace) on the upstream request; an empty value removes the header, so a client
   // cannot forge identity headers such as X-Consumer-ID.
   http::HeaderList upstream_headers;
-  http::HeaderList response_headers;   // set on the client response (also on exits)
+  http::HeaderList response_headers;  // set on the client response (also on exits)
 
   // Filled by the proxy as the request progresses, for header_filter, body_filter and log.
   int status = 0;
@@ -119,8 +119,8 @@ struct RequestContext {
   // transform): the proxy then holds the head back until the body is complete and sends it
   // with a Content-Length instead of chunked, and any failure before that is a clean 502.
   bool buffer_response_body = false;
-  int tries = 0;                     // upstream connection attempts
-  http::HeaderList response_head;    // the response headers as sent to the client (log phase)
+  int tries = 0;                   // upstream connection attempts
+  http::HeaderList response_head;  // the response headers as sent to the client (log phase)
 
   // The plugin instances resolved for this request, in execution order (filled by the
   // chain in the access phase and reused by the later phases).
@@ -193,7 +193,7 @@ struct RequestContext {
     const void* owner;
     const char* type;  // one address per state type T
     std::shared_ptr<void> value;
-    bool live;         // created or reset for the current request
+    bool live;  // created or reset for the current request
   };
   std::vector<Slot> states_;
   bool suspended_ = false;
@@ -242,7 +242,8 @@ class PluginRuntime {
   std::shared_ptr<T> shared(const std::string& key, Make make) {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto& e : entries_) {
-      if (e.type == std::type_index(typeid(T)) && e.key == key) return std::static_pointer_cast<T>(e.value);
+      if (e.type == std::type_index(typeid(T)) && e.key == key)
+        return std::static_pointer_cast<T>(e.value);
     }
     std::shared_ptr<T> created = make();
     entries_.push_back({std::type_index(typeid(T)), key, created});
@@ -272,8 +273,9 @@ class PluginRuntime {
 };
 
 // Creates an instance for a validated plugin entity (its config has Kong's defaults filled).
-using PluginFactory = Result<std::unique_ptr<PluginHandler>> (*)(const gateway::Plugin& entity, const Snapshot& snapshot,
-                                                          PluginRuntime& runtime);
+using PluginFactory = Result<std::unique_ptr<PluginHandler>> (*)(const gateway::Plugin& entity,
+                                                                 const Snapshot& snapshot,
+                                                                 PluginRuntime& runtime);
 
 // What the proxy calls; see chain.h for the bundled implementation.
 class PluginRunner {

@@ -112,7 +112,8 @@ class HeadWriter {
 // Room a head of these headers usually takes, for HeadWriter's first guess.
 std::size_t head_guess(const HeaderStore& headers) {
   std::size_t n = 256;
-  for (std::size_t i = 0; i < headers.size(); ++i) n += headers.name(i).size() + headers.value(i).size() + 4;
+  for (std::size_t i = 0; i < headers.size(); ++i)
+    n += headers.name(i).size() + headers.value(i).size() + 4;
   return n;
 }
 
@@ -175,7 +176,8 @@ void add_lines_to_head(std::string_view lines, http::HeaderList& out) {
     auto eol = lines.find("\r\n");
     std::string_view line = lines.substr(0, eol);
     auto colon = line.find(": ");
-    if (colon != std::string_view::npos) out.emplace_back(line.substr(0, colon), line.substr(colon + 2));
+    if (colon != std::string_view::npos)
+      out.emplace_back(line.substr(0, colon), line.substr(colon + 2));
     if (eol == std::string_view::npos) break;
     lines.remove_prefix(eol + 2);
   }
@@ -955,7 +957,8 @@ class ProxySession : public http::Connection,
       std::size_t at = out_.size();
       out_.append("Content-Length: "sv);
       append_uint(out_, *length);
-      if (ctx_) ctx_->response_head.emplace_back("Content-Length", std::string_view(out_).substr(at + 16));
+      if (ctx_)
+        ctx_->response_head.emplace_back("Content-Length", std::string_view(out_).substr(at + 16));
       out_.append("\r\n"sv);
     } else if (unknown_length) {
       if (client_version_ >= 11) {
@@ -1097,7 +1100,8 @@ class ProxySession : public http::Connection,
       auto head_end = text.find("\r\n\r\n");
       auto first_eol = text.find("\r\n");
       if (head_end != std::string_view::npos && first_eol < head_end) {
-        add_lines_to_head(text.substr(first_eol + 2, head_end - first_eol - 2), ctx_->response_head);
+        add_lines_to_head(text.substr(first_eol + 2, head_end - first_eol - 2),
+                          ctx_->response_head);
         ctx_->response_body_bytes = text.size() - head_end - 4;
       }
     }
@@ -1146,10 +1150,11 @@ class ProxySession : public http::Connection,
     if (!has_id) append_header(out_, "X-Request-Id", request_id_);
     // Kong's header for answers it generated itself.
     out_.append("X-Kong-Response-Latency: "sv);
-    append_uint(out_, static_cast<uint64_t>(std::max<int64_t>(
-                          0, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 SteadyClock::now() - t_head_)
-                                 .count())));
+    append_uint(
+        out_,
+        static_cast<uint64_t>(std::max<int64_t>(
+            0, std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t_head_)
+                   .count())));
     out_.append("\r\nContent-Length: "sv);
     append_uint(out_, body_tmp_.size());
     out_.append("\r\n"sv);
@@ -1177,7 +1182,8 @@ class ProxySession : public http::Connection,
     logged_ = true;
     ProxyContext& c = *ctx_;
     auto now = SteadyClock::now();
-    c.request_latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - t_head_).count();
+    c.request_latency_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - t_head_).count();
     if (!upstream_answered_) c.upstream_latency_ms = -1;
     // Kong's "kong" latency: all the time not spent waiting for the upstream.
     c.proxy_latency_ms = c.request_latency_ms - std::max<int64_t>(c.upstream_latency_ms, 0);
@@ -1245,7 +1251,8 @@ class ProxySession : public http::Connection,
     WorkerCounters::bump(w_.counters().active, -1);
     // A suspended request held itself; release it after this call returns (the caller may
     // hold no other reference).
-    if (suspend_hold_) boost::asio::post(client_.get_executor(), [hold = std::move(suspend_hold_)] {});
+    if (suspend_hold_)
+      boost::asio::post(client_.get_executor(), [hold = std::move(suspend_hold_)] {});
   }
 
   Worker& w_;
@@ -1297,8 +1304,8 @@ class ProxySession : public http::Connection,
   bool resp_got_bytes_ = false;
   bool timed_out_ = false;
   bool rechunk_ = false;
-  bool head_held_ = false;  // the head waits in out_ for the whole body (end_head)
-  std::string held_body_;   // body pieces a plugin emitted while the head was held
+  bool head_held_ = false;          // the head waits in out_ for the whole body (end_head)
+  std::string held_body_;           // body pieces a plugin emitted while the head was held
   bool logged_ = false;             // the log phase ran for the current request
   bool upstream_answered_ = false;  // a response head came from the upstream
 };

@@ -317,8 +317,9 @@ TEST_F(ResponseTransformerGateway, ChunkedBodiesTransformAndOversizeNeverLeaks) 
   std::string received = conn.buffer();
   EXPECT_EQ(received.find("secret-"), std::string::npos) << received;
   EXPECT_EQ(received.find("HTTP/1.1 502"), 0u) << received;
-  EXPECT_NE(received.find(R"x({"message":"response body too large to transform (limit 4096 bytes)"})x"),
-            std::string::npos)
+  EXPECT_NE(
+      received.find(R"x({"message":"response body too large to transform (limit 4096 bytes)"})x"),
+      std::string::npos)
       << received;
 }
 
@@ -333,7 +334,8 @@ TEST_F(ResponseTransformerGateway, OversizeChunkedPassThroughReleasesTheHeldHead
   options.config_text = R"(_format_version: "3.0"
 services:
 - name: chunked
-  url: http://127.0.0.1:)" + std::to_string(chunked_->port()) + R"(
+  url: http://127.0.0.1:)" +
+                        std::to_string(chunked_->port()) + R"(
   routes:
   - name: chunked-route
     paths: [/chunked]

@@ -114,7 +114,8 @@ TEST(FileLogWriterTest, EachThreadsLinesStayInOrder) {
   ASSERT_EQ(lines.size(), static_cast<std::size_t>(kThreads * kLines));
   for (const auto& line : lines) {
     int t = line[1] - '0';
-    ASSERT_EQ(line, "t" + std::to_string(t) + " " + std::to_string(next[t])) << "a line out of order or torn";
+    ASSERT_EQ(line, "t" + std::to_string(t) + " " + std::to_string(next[t]))
+        << "a line out of order or torn";
     ++next[t];
   }
 }
@@ -138,8 +139,9 @@ TEST(FileLogWriterTest, FullQueueDropsAndCountsWithoutBlocking) {
     dropped = writer.dropped();
     EXPECT_EQ(dropped, static_cast<uint64_t>(1000 - accepted));
     std::string text = registry.render();
-    EXPECT_NE(text.find("suoke_file_log_dropped_total{path=\"" + fifo + "\"} " + std::to_string(dropped)),
-              std::string::npos)
+    EXPECT_NE(
+        text.find("suoke_file_log_dropped_total{path=\"" + fifo + "\"} " + std::to_string(dropped)),
+        std::string::npos)
         << text;
     // Unblock the writer so it can drain and stop.
     std::thread reader([&] {
@@ -232,7 +234,8 @@ TEST(FileLogSerializeTest, KongRecordShape) {
   ctx.request_latency_ms = 15;
   ctx.upstream_uri = "/x?a=1&b&a=2&c=%20z";
   ctx.tries = 1;
-  ctx.response_head = {{"Content-Type", "application/json"}, {"Set-Cookie", "a"}, {"Set-Cookie", "b"}};
+  ctx.response_head = {
+      {"Content-Type", "application/json"}, {"Set-Cookie", "a"}, {"Set-Cookie", "b"}};
   ctx.response_body_bytes = 20;
 
   auto v = boost::json::parse(serialize(ctx)).as_object();
@@ -343,7 +346,8 @@ TEST(FileLogSerializeTest, SnapshotFragmentsGiveTheSameRecord) {
   ctx.upstream_latency_ms = 4;
   ctx.tries = 2;
   ctx.upstream_uri = "/x";
-  ctx.response_head = {{"Content-Type", "application/json"}, {"Set-Cookie", "a"}, {"set-cookie", "b"}};
+  ctx.response_head = {
+      {"Content-Type", "application/json"}, {"Set-Cookie", "a"}, {"set-cookie", "b"}};
 
   auto fragments = build_fragments(snapshot);
   std::string plain = serialize(ctx);
@@ -385,8 +389,8 @@ struct RichRequest {
       return n[i];
     }
     std::string_view value(std::size_t i) const override {
-      static const std::string v[] = {"api.example:8000", "one", "Bearer abc", "two",
-                                      std::string("q\"b\\s\x01\n", 7), "*/*"};
+      static const std::string v[] = {
+          "api.example:8000", "one", "Bearer abc", "two", std::string("q\"b\\s\x01\n", 7), "*/*"};
       return v[i];
     }
     std::string_view get(std::string_view) const override { return {}; }
@@ -430,8 +434,10 @@ struct RichRequest {
     ctx.request_latency_ms = 15;
     ctx.upstream_uri = "/base/x?a=1&b&a=%202";
     ctx.tries = 2;
-    ctx.response_head = {{"Content-Type", "application/json"}, {"Set-Cookie", "a=1"},
-                         {"X-Request-Id", "id-1"}, {"set-cookie", "b=2"}};
+    ctx.response_head = {{"Content-Type", "application/json"},
+                         {"Set-Cookie", "a=1"},
+                         {"X-Request-Id", "id-1"},
+                         {"set-cookie", "b=2"}};
     ctx.response_body_bytes = 20;
   }
 };
@@ -471,13 +477,15 @@ TEST(FileLogSerializeTest, ExactRecordText) {
   bare.path = "/";
   bare.status = 401;
   bare.exit = http::Response::json(401, "{}");
-  EXPECT_EQ(serialize(bare),
-            R"({"request":{"uri":"/","url":"http://localhost/","querystring":{},"method":"OPTIONS",)"
-            R"("headers":{},"size":)" + std::to_string(request_size(bare)) +
-                R"(},"upstream_uri":"","upstream_status":"","response":{"status":401,"headers":{},"size":)" +
-                std::to_string(response_size(bare)) +
-                R"(},"latencies":{"kong":0,"proxy":-1,"request":0,"receive":0},"tries":[],)"
-                R"("client_ip":"","started_at":0,"source":"exit","workspace_name":"default"})");
+  EXPECT_EQ(
+      serialize(bare),
+      R"({"request":{"uri":"/","url":"http://localhost/","querystring":{},"method":"OPTIONS",)"
+      R"("headers":{},"size":)" +
+          std::to_string(request_size(bare)) +
+          R"(},"upstream_uri":"","upstream_status":"","response":{"status":401,"headers":{},"size":)" +
+          std::to_string(response_size(bare)) +
+          R"(},"latencies":{"kong":0,"proxy":-1,"request":0,"receive":0},"tries":[],)"
+          R"("client_ip":"","started_at":0,"source":"exit","workspace_name":"default"})");
 }
 
 TEST(FileLogSerializeTest, HeaderNamesLowerCasedAsciiOnly) {

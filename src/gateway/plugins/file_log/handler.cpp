@@ -1,11 +1,11 @@
 #include "gateway/plugins/file_log/handler.h"
 
-#include <boost/json.hpp>
 #include <algorithm>
 #include <array>
+#include <boost/json.hpp>
 #include <cctype>
-#include <cstring>
 #include <charconv>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <vector>
@@ -167,7 +167,8 @@ template <class Names, class Values>
 std::size_t header_table_bound(std::size_t count, Names name_of, Values value_of) {
   std::size_t n = 2;
   for (std::size_t i = 0; i < count; ++i) {
-    n += kMaxJsonEscapeGrowth * (name_of(i).size() + value_of(i).size()) + 16;  // quotes, ':', ',', '[]', "REDACTED"
+    n += kMaxJsonEscapeGrowth * (name_of(i).size() + value_of(i).size()) +
+         16;  // quotes, ':', ',', '[]', "REDACTED"
   }
   return n;
 }
@@ -177,13 +178,15 @@ std::size_t header_table_bound(std::size_t count, Names name_of, Values value_of
 // header list, without building a table: a name is written where it first appears, with the
 // values of its later repetitions (headers are few, so the quadratic scan is cheap).
 template <class Names, class Values>
-void write_header_table_quadratic(Cursor& out, std::size_t count, Names name_of, Values value_of, bool redact) {
+void write_header_table_quadratic(Cursor& out, std::size_t count, Names name_of, Values value_of,
+                                  bool redact) {
   out.put('{');
   bool first = true;
   for (std::size_t i = 0; i < count; ++i) {
     std::string_view name = name_of(i);
     bool seen_before = false;
-    for (std::size_t j = 0; j < i && !seen_before; ++j) seen_before = http::iequals(name_of(j), name);
+    for (std::size_t j = 0; j < i && !seen_before; ++j)
+      seen_before = http::iequals(name_of(j), name);
     if (seen_before) continue;
     if (!first) out.put(',');
     first = false;
@@ -212,7 +215,8 @@ void write_header_table_quadratic(Cursor& out, std::size_t count, Names name_of,
 }
 
 template <class Names, class Values>
-void write_header_table(Cursor& out, std::size_t count, Names name_of, Values value_of, bool redact) {
+void write_header_table(Cursor& out, std::size_t count, Names name_of, Values value_of,
+                        bool redact) {
   // Up to 64 headers (always, in practice): the names are fetched once and every pair
   // compared once, by length first; bit i of `repeat` marks a header named like an earlier
   // one, bit i of `repeated` a first occurrence that has later ones.
@@ -275,14 +279,13 @@ void write_header_table(Cursor& out, std::size_t count, Names name_of, Values va
 std::string percent_decode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  auto hex = [](char c) {
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-  };
+  auto hex = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
   for (std::size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (c == '+') {
       out += ' ';
-    } else if (c == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+    } else if (c == '%' && i + 2 < s.size() &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
                std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
       out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
       i += 2;
@@ -452,7 +455,8 @@ std::string consumer_fragment(const Consumer& c) {
 // Index of `item` in `items`, or npos when it is not an element of that vector.
 template <class T>
 std::size_t index_in(const std::vector<T>& items, const T* item) {
-  if (item == nullptr || items.empty() || item < items.data() || item >= items.data() + items.size()) {
+  if (item == nullptr || items.empty() || item < items.data() ||
+      item >= items.data() + items.size()) {
     return std::string::npos;
   }
   return static_cast<std::size_t>(item - items.data());
@@ -462,10 +466,10 @@ std::size_t index_in(const std::vector<T>& items, const T* item) {
 
 struct SnapshotFragments {
   const Snapshot* snapshot = nullptr;
-  std::vector<std::string> routes;    // by route index
-  std::vector<std::string> services;  // by service index
-  std::vector<std::string> tries;     // by service index
-  std::vector<std::string> consumers; // by consumer index
+  std::vector<std::string> routes;     // by route index
+  std::vector<std::string> services;   // by service index
+  std::vector<std::string> tries;      // by service index
+  std::vector<std::string> consumers;  // by consumer index
 };
 
 std::shared_ptr<const SnapshotFragments> build_fragments(const Snapshot& snapshot) {
@@ -485,7 +489,7 @@ namespace {
 // What a record needs besides the context: the snapshot-level objects (from the fragments, or
 // serialized now for a context of another snapshot), the query table, and the buffer size.
 struct RecordParts {
-  std::string_view route, service, one_try, consumer;  // empty: absent
+  std::string_view route, service, one_try, consumer;                         // empty: absent
   std::string route_text, service_text, try_text, consumer_text, query_json;  // when computed
   std::size_t bound = 0;
 };
@@ -497,8 +501,10 @@ void prepare(RecordParts& parts, const RequestContext& ctx, const SnapshotFragme
   if (fragments != nullptr && fragments->snapshot != ctx.snapshot) fragments = nullptr;
   if (ctx.route != nullptr && ctx.snapshot != nullptr) {
     std::size_t i = fragments ? index_in(ctx.snapshot->routes, ctx.route) : std::string::npos;
-    parts.route = i != std::string::npos ? std::string_view(fragments->routes[i])
-                                         : std::string_view(parts.route_text = route_fragment(*ctx.route, *ctx.snapshot));
+    parts.route =
+        i != std::string::npos
+            ? std::string_view(fragments->routes[i])
+            : std::string_view(parts.route_text = route_fragment(*ctx.route, *ctx.snapshot));
   }
   if (ctx.service != nullptr) {
     std::size_t i = fragments ? index_in(ctx.snapshot->services, ctx.service) : std::string::npos;
@@ -512,8 +518,9 @@ void prepare(RecordParts& parts, const RequestContext& ctx, const SnapshotFragme
   }
   if (ctx.consumer != nullptr) {
     std::size_t i = fragments ? index_in(ctx.snapshot->consumers, ctx.consumer) : std::string::npos;
-    parts.consumer = i != std::string::npos ? std::string_view(fragments->consumers[i])
-                                            : std::string_view(parts.consumer_text = consumer_fragment(*ctx.consumer));
+    parts.consumer = i != std::string::npos
+                         ? std::string_view(fragments->consumers[i])
+                         : std::string_view(parts.consumer_text = consumer_fragment(*ctx.consumer));
   }
   if (!ctx.query.empty()) {
     JsonWriter w(parts.query_json);
@@ -530,7 +537,8 @@ void prepare(RecordParts& parts, const RequestContext& ctx, const SnapshotFragme
   if (ctx.request_headers != nullptr) {
     const HeaderView& h = *ctx.request_headers;
     n += header_table_bound(
-        h.size(), [&h](std::size_t i) { return h.name(i); }, [&h](std::size_t i) { return h.value(i); });
+        h.size(), [&h](std::size_t i) { return h.name(i); },
+        [&h](std::size_t i) { return h.value(i); });
   }
   const http::HeaderList& rh = ctx.response_head;
   n += header_table_bound(
@@ -566,8 +574,8 @@ char* write_record(char* begin, const RequestContext& ctx, const RecordParts& pa
   if (ctx.request_headers != nullptr) {
     const HeaderView& h = *ctx.request_headers;
     write_header_table(
-        out, h.size(), [&h](std::size_t i) { return h.name(i); }, [&h](std::size_t i) { return h.value(i); },
-        true);
+        out, h.size(), [&h](std::size_t i) { return h.name(i); },
+        [&h](std::size_t i) { return h.value(i); }, true);
   } else {
     out.literal("{}");
   }
@@ -642,7 +650,8 @@ char* write_record(char* begin, const RequestContext& ctx, const RecordParts& pa
 
 }  // namespace
 
-void serialize_into(std::string& out, const RequestContext& ctx, const SnapshotFragments* fragments) {
+void serialize_into(std::string& out, const RequestContext& ctx,
+                    const SnapshotFragments* fragments) {
   RecordParts parts;
   prepare(parts, ctx, fragments);
   const std::size_t at = out.size();
@@ -683,7 +692,8 @@ void Handler::log(const RequestContext& ctx) const {
   if (buffer.size() > (1u << 20)) std::string().swap(buffer);  // one huge record: give it back
 }
 
-Result<std::unique_ptr<PluginHandler>> make_handler(const gateway::Plugin& entity, const Snapshot& snapshot,
+Result<std::unique_ptr<PluginHandler>> make_handler(const gateway::Plugin& entity,
+                                                    const Snapshot& snapshot,
                                                     PluginRuntime& runtime) {
   const json::value* path = entity.config.if_contains("path");
   if (path == nullptr || !path->is_string() || path->as_string().empty()) {
@@ -693,12 +703,15 @@ Result<std::unique_ptr<PluginHandler>> make_handler(const gateway::Plugin& entit
   const json::value* reopen = entity.config.if_contains("reopen");
   const json::value* custom = entity.config.if_contains("custom_fields_by_lua");
   if (custom != nullptr && custom->is_object() && !custom->as_object().empty()) {
-    log::warn("file-log: custom_fields_by_lua is ignored (no Lua runtime)", {{"plugin", entity.id}, {"path", file}});
+    log::warn("file-log: custom_fields_by_lua is ignored (no Lua runtime)",
+              {{"plugin", entity.id}, {"path", file}});
   }
   // One writer per file for the whole process lifetime: snapshot swaps reuse it.
-  auto writer = runtime.shared<LogWriter>("file-log:" + file, [&] { return std::make_shared<LogWriter>(file); });
+  auto writer = runtime.shared<LogWriter>("file-log:" + file,
+                                          [&] { return std::make_shared<LogWriter>(file); });
   writer->set_reopen_each_batch(reopen != nullptr && reopen->is_bool() && reopen->as_bool());
-  return std::unique_ptr<PluginHandler>(std::make_unique<Handler>(entity, std::move(writer), build_fragments(snapshot)));
+  return std::unique_ptr<PluginHandler>(
+      std::make_unique<Handler>(entity, std::move(writer), build_fragments(snapshot)));
 }
 
 }  // namespace suoke::gateway::plugins::file_log

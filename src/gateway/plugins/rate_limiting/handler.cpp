@@ -59,8 +59,7 @@ struct Shared {
   // Whether this request may use Redis while degraded (one probe per interval).
   bool may_probe(int64_t now_ms) {
     int64_t next = next_probe_ms.load(std::memory_order_relaxed);
-    return now_ms >= next &&
-           next_probe_ms.compare_exchange_strong(next, now_ms + kProbeIntervalMs);
+    return now_ms >= next && next_probe_ms.compare_exchange_strong(next, now_ms + kProbeIntervalMs);
   }
 
   static constexpr int64_t kProbeIntervalMs = 1000;
@@ -173,7 +172,8 @@ Result<Config> parse(const json::object& c) {
     }
   }
   if (cfg.policy == "redis" && cfg.redis.host.empty() && cfg.redis.cluster_nodes.empty())
-    return Error::make("policy redis needs config.redis.host or config.redis.cluster_nodes", "schema");
+    return Error::make("policy redis needs config.redis.host or config.redis.cluster_nodes",
+                       "schema");
   return cfg;
 }
 
@@ -250,7 +250,8 @@ class Handler final : public PluginHandler {
           } else {
             shared->on_redis_failure(d.error().message, now_ms);
           }
-          resume([this, d = std::move(d), now_ms](RequestContext& c) { apply_redis(c, d, now_ms); });
+          resume(
+              [this, d = std::move(d), now_ms](RequestContext& c) { apply_redis(c, d, now_ms); });
         },
         options);
   }
@@ -266,7 +267,8 @@ class Handler final : public PluginHandler {
       bool shadowed = false;
       if (is_rate_limit_header(h[i].first)) {
         for (std::size_t j = i + 1; j < h.size() && !shadowed; ++j)
-          shadowed = h[i].first.size() == h[j].first.size() && http::iequals(h[i].first, h[j].first);
+          shadowed =
+              h[i].first.size() == h[j].first.size() && http::iequals(h[i].first, h[j].first);
       }
       if (shadowed) {
         h.erase(h.begin() + static_cast<std::ptrdiff_t>(i));

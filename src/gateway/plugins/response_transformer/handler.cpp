@@ -175,8 +175,10 @@ void Handler::overflow(RequestContext& ctx, BodyState& state, std::string& chunk
   // The status line is already sent, so no 502 is possible any more. An error message under
   // that 200 would read as data; instead the proxy cuts the connection, which every HTTP
   // client sees as a failed (truncated) response. Nothing of the body reaches the client.
-  log::error("response-transformer: body without Content-Length grew over the limit; aborting the response",
-             fields);
+  log::error(
+      "response-transformer: body without Content-Length grew over the limit; aborting the "
+      "response",
+      fields);
   state.body = std::string();
   chunk.clear();
   ctx.abort_response = true;
@@ -201,7 +203,8 @@ void Handler::finish(RequestContext& ctx, BodyState& state, std::string& chunk) 
   state.mode = BodyState::Mode::kPass;
 }
 
-void Handler::transform_into(const RequestContext& ctx, std::string_view input, std::string& chunk) const {
+void Handler::transform_into(const RequestContext& ctx, std::string_view input,
+                             std::string& chunk) const {
   // The output is built in a per-thread buffer and copied into `chunk`, whose memory (the
   // proxy's body buffer) is kept: no allocation per response once the buffers have grown.
   thread_local std::string transformed;
