@@ -280,9 +280,18 @@ bool has_ctl(std::string_view s) {
   return false;
 }
 
-// We reject (ec) what Beast accepted.
-bool intended_rejection(const beast::error_code& ec, const Message& beast) {
-  if (ec == bhttp::error::bad_obs_fold) return true;  // Beast joins folded lines
+// Whether the head of `text` (a message Beast accepted) has an obs-fold line, which we refuse.
+bool head_has_obs_fold(std::string_view text) {
+  std::string_view head = text.substr(0, text.find("\r\n\r\n"));
+  return head.find("\r\n ") != std::string_view::npos ||
+         head.find("\r\n\t") != std::string_view::npos;
+}
+
+// We reject (ec) what Beast accepted; `text` is the message as Beast consumed it.
+bool intended_rejection(const beast::error_code& ec, const Message& beast, std::string_view text) {
+  // Beast joins folded lines; we refuse them, with the error of whatever the fold interrupts
+  // first (e.g. an empty Content-Length whose value only the fold would supply).
+  if (ec == bhttp::error::bad_obs_fold || head_has_obs_fold(text)) return true;
   if (ec == bhttp::error::bad_target) {
     for (char c : beast.target) {
       if (static_cast<unsigned char>(c) >= 0x80) return true;
@@ -403,7 +412,10 @@ void diff(std::string_view stream, uint8_t seed_ours, uint8_t seed_beast, const 
       __builtin_trap();
     }
     if (beast.outcome == Outcome::kAccepted) {
-      if (ours.outcome == Outcome::kRejected && intended_rejection(ours.ec, beast)) return;
+      if (ours.outcome == Outcome::kRejected &&
+          intended_rejection(ours.ec, beast, stream.substr(pos, beast.used))) {
+        return;
+      }
       __builtin_trap();
     }
     return;  // neither accepted: rejected or incomplete, for whatever reason

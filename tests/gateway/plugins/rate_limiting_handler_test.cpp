@@ -201,6 +201,29 @@ TEST(RateLimitingHandler, OursReplaceTheUpstreamsRateLimitHeaders) {
   EXPECT_EQ(http::find_header(head.headers, "Content-Type"), "text/plain");
 }
 
+TEST(RateLimitingHandler, ShadowingMatchesNamesCaseInsensitivelyAndOnlyRateLimitNames) {
+  Fixture f(json::object{{"minute", 3}, {"limit_by", "ip"}});
+  Call call;
+  RequestContext ctx = run(*f.handler, call);
+  ResponseHead head;
+  head.status = 200;
+  head.headers = {{"X-RATELIMIT-REMAINING-MINUTE", "77"},
+                  {"ratelimit-reset", "99"},
+                  {"X-RateLimiter", "keep"},
+                  {"RateLimitX", "keep"},
+                  {"Retry-After-Hint", "keep"},
+                  {"x-ratelimit-", "keep"}};
+  for (auto& h : ctx.response_headers) head.headers.push_back(h);
+  f.handler->header_filter(ctx, head);
+  EXPECT_EQ(count_header(head.headers, "X-RateLimit-Remaining-Minute"), 1);
+  EXPECT_EQ(http::find_header(head.headers, "X-RateLimit-Remaining-Minute"), "2");
+  EXPECT_EQ(count_header(head.headers, "RateLimit-Reset"), 1);
+  EXPECT_NE(http::find_header(head.headers, "RateLimit-Reset"), "99");
+  for (const char* name : {"X-RateLimiter", "RateLimitX", "Retry-After-Hint", "x-ratelimit-"}) {
+    EXPECT_EQ(http::find_header(head.headers, name), "keep") << name;
+  }
+}
+
 TEST(RateLimitingHandler, IdentifierConsumerFallsBackToCredentialThenIp) {
   Fixture f(json::object{{"minute", 1}});  // limit_by defaults to consumer
   Consumer alice{"c-alice", "alice", ""}, bob{"c-bob", "bob", ""};

@@ -7,8 +7,10 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
+#include "core/json_scan.h"
 #include "core/log.h"
 #include "gateway/plugins/rate_limiting/counters.h"
 #include "gateway/plugins/rate_limiting/redis_policy.h"
@@ -191,13 +193,26 @@ std::string number_text(double v) {
   return buf;
 }
 
+// Whether the first eight bytes of `name`, lower-cased, are `prefix8` (ASCII, lower case).
+bool starts_with_word(std::string_view name, const char (&prefix8)[9]) {
+  if (name.size() < 8) return false;
+  uint64_t have, want;
+  std::memcpy(&have, name.data(), 8);
+  std::memcpy(&want, prefix8, 8);
+  return json_scan::lower_ascii_word(have) == want;
+}
+
+// X-RateLimit-*, RateLimit-* and Retry-After, case-insensitively. Checked for every response
+// header: eight bytes at once and a short tail instead of three string compares.
 bool is_rate_limit_header(std::string_view name) {
-  // Every name below starts with x, r or (retry-after) r: most headers stop here.
-  if (name.empty() || ((name[0] | 0x20) != 'x' && (name[0] | 0x20) != 'r')) return false;
-  auto starts = [&](std::string_view prefix) {
-    return name.size() >= prefix.size() && http::iequals(name.substr(0, prefix.size()), prefix);
-  };
-  return starts("x-ratelimit-") || starts("ratelimit-") || http::iequals(name, "retry-after");
+  if (starts_with_word(name, "x-rateli")) {
+    return name.size() >= 12 && http::iequals(name.substr(8, 4), "mit-");
+  }
+  if (starts_with_word(name, "ratelimi")) {
+    return name.size() >= 10 && http::iequals(name.substr(8, 2), "t-");
+  }
+  return name.size() == 11 && starts_with_word(name, "retry-af") &&
+         http::iequals(name.substr(8), "ter");
 }
 
 class Handler final : public PluginHandler {
@@ -256,8 +271,6 @@ class Handler final : public PluginHandler {
         options);
   }
 
-  // The proxy adds ctx.response_headers after the upstream's headers; like Kong's
-  // set_header, ours replace any the upstream sent with the same names.
   // The proxy adds ctx.response_headers after the upstream's headers; like Kong's
   // set_header, ours replace any the upstream sent with the same names.
   void header_filter(RequestContext& ctx, ResponseHead& head) const override {
