@@ -43,13 +43,6 @@ void append_uint(std::string& out, uint64_t v) {
   out.append(buf, end);
 }
 
-void append_header(std::string& out, std::string_view name, std::string_view value) {
-  out.append(name);
-  out.append(": ", 2);
-  out.append(value);
-  out.append("\r\n", 2);
-}
-
 // Builds a message head at the end of a std::string through a raw pointer: one resize to a
 // guess up front (grown when short), then plain copies, instead of an out-of-line,
 // capacity-checked append() per piece (a proxied request has some 60 pieces). The string
@@ -115,6 +108,22 @@ std::size_t head_guess(const HeaderStore& headers) {
   for (std::size_t i = 0; i < headers.size(); ++i)
     n += headers.name(i).size() + headers.value(i).size() + 4;
   return n;
+}
+
+// "HTTP/1.x NNN reason\r\n", in the client's version.
+void write_status_line(HeadWriter& w, int client_version, int status, std::string_view reason) {
+  w.put(client_version == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv);
+  w.number(static_cast<uint64_t>(status));
+  w.put(' ');
+  w.put(reason.empty() ? http::reason_phrase(status) : reason);
+  w.put("\r\n"sv);
+}
+
+// The Connection line a response needs: close when the connection ends after it,
+// keep-alive for an HTTP/1.0 client that keeps it, nothing otherwise.
+std::string_view connection_line(bool keep, int client_version) {
+  if (!keep) return "Connection: close\r\n"sv;
+  return client_version == 10 ? "Connection: keep-alive\r\n"sv : std::string_view{};
 }
 
 bool is_hop_by_hop(bhttp::field f) {
@@ -878,12 +887,8 @@ class ProxySession : public http::Connection,
     std::size_t added_begin = 0, added_end = 0;
     {
       HeadWriter w(out_, head_guess(resp_headers_) + request_id_.size());
-      w.put(client_version_ == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv);
-      w.number(static_cast<uint64_t>(out_status));
-      w.put(' ');
-      std::string_view reason = out_status == status ? resp_parser_->reason() : std::string_view{};
-      w.put(reason.empty() ? http::reason_phrase(out_status) : reason);
-      w.put("\r\n"sv);
+      write_status_line(w, client_version_, out_status,
+                        out_status == status ? resp_parser_->reason() : std::string_view{});
 
       if (head) {
         has_length = false;
@@ -968,11 +973,7 @@ class ProxySession : public http::Connection,
         keep_client_ = false;  // HTTP/1.0 client: the body ends when the connection does
       }
     }
-    if (!keep_client_) {
-      out_.append("Connection: close\r\n"sv);
-    } else if (client_version_ == 10) {
-      out_.append("Connection: keep-alive\r\n"sv);
-    }
+    out_.append(connection_line(keep_client_, client_version_));
     out_.append("\r\n"sv);
     response_started_ = true;
   }
@@ -1132,40 +1133,34 @@ class ProxySession : public http::Connection,
     bool request_done = req_parser_->is_done();
     bool keep = request_done && req_parser_->keep_alive() && !w_.draining();
     out_.clear();
-    out_.append(client_version_ == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv);
-    append_uint(out_, static_cast<uint64_t>(status));
-    out_.push_back(' ');
-    out_.append(http::reason_phrase(status));
-    out_.append("\r\n"sv);
-    bool has_id = false;
-    for (const auto& [k, v] : head.headers) {
-      if (http::iequals(k, "content-length") || http::iequals(k, "connection") ||
-          http::iequals(k, "transfer-encoding")) {
-        continue;
+    std::size_t added_begin = 0, added_end = 0;
+    {
+      HeadWriter w(out_, 256 + request_id_.size() + body_tmp_.size());
+      write_status_line(w, client_version_, status, {});
+      bool has_id = false;
+      for (const auto& [k, v] : head.headers) {
+        if (http::iequals(k, "content-length") || http::iequals(k, "connection") ||
+            http::iequals(k, "transfer-encoding")) {
+          continue;
+        }
+        if (http::iequals(k, "x-request-id")) has_id = true;
+        w.header(k, v);
       }
-      if (http::iequals(k, "x-request-id")) has_id = true;
-      append_header(out_, k, v);
+      added_begin = w.size();
+      if (!has_id) w.header("X-Request-Id"sv, request_id_);
+      // Kong's header for answers it generated itself.
+      w.put("X-Kong-Response-Latency: "sv);
+      w.number(static_cast<uint64_t>(std::max<int64_t>(
+          0, std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t_head_)
+                 .count())));
+      w.put("\r\nContent-Length: "sv);
+      w.number(body_tmp_.size());
+      w.put("\r\n"sv);
+      added_end = w.size();
+      w.put(connection_line(keep, client_version_));
+      w.put("\r\n"sv);
+      if (!head_request_) w.put(body_tmp_);
     }
-    std::size_t added_begin = out_.size();
-    if (!has_id) append_header(out_, "X-Request-Id", request_id_);
-    // Kong's header for answers it generated itself.
-    out_.append("X-Kong-Response-Latency: "sv);
-    append_uint(
-        out_,
-        static_cast<uint64_t>(std::max<int64_t>(
-            0, std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t_head_)
-                   .count())));
-    out_.append("\r\nContent-Length: "sv);
-    append_uint(out_, body_tmp_.size());
-    out_.append("\r\n"sv);
-    std::size_t added_end = out_.size();
-    if (!keep) {
-      out_.append("Connection: close\r\n"sv);
-    } else if (client_version_ == 10) {
-      out_.append("Connection: keep-alive\r\n"sv);
-    }
-    out_.append("\r\n"sv);
-    if (!head_request_) out_.append(body_tmp_);
     ctx_->status = status;
     ctx_->response_body_bytes = head_request_ ? 0 : body_tmp_.size();
     ctx_->response_head = std::move(head.headers);

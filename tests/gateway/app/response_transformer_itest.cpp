@@ -155,16 +155,11 @@ class ResponseTransformerGateway : public ::testing::Test {
           headers: ["x-transformed:true"]
           json: ["count:3"]
 )";
-    gateway::GatewayOptions options;
-    options.proxy_listen = {"127.0.0.1", 0};
-    options.admin_enabled = false;
-    options.status_enabled = false;
-    options.workers = 1;
-    options.config_text = R"(_format_version: "3.0"
+    std::string config = R"(_format_version: "3.0"
 services:
 - name: health-data-service
   url: http://127.0.0.1:)" +
-                          std::to_string(*port) + R"(
+                         std::to_string(*port) + R"(
   routes:
   - name: seed
     paths: [/seed]
@@ -175,7 +170,7 @@ services:
           json: [sensitive_data, personal_info]
   - name: nested
     paths: [/nested])" + nested_plugin +
-                          R"(
+                         R"(
   - name: deep
     paths: [/deep]
     plugins:
@@ -185,16 +180,31 @@ services:
           json: ["**.sensitive_data", "**.personal_info"]
 - name: chunked
   url: http://127.0.0.1:)" +
-                          std::to_string(chunked_->port()) + R"(
+                         std::to_string(chunked_->port()) + R"(
   routes:
   - name: chunked-route
     paths: [/chunked])" + nested_plugin;
-    // The cap is read when plugin instances are created (here: at start).
-    ::setenv("SUOKE_RESPONSE_TRANSFORMER_MAX_BODY_BYTES", std::to_string(kCap).c_str(), 1);
-    auto app = gateway::GatewayApp::start(options);
-    ::unsetenv("SUOKE_RESPONSE_TRANSFORMER_MAX_BODY_BYTES");
+    auto app = start_gateway(config, false);
     ASSERT_TRUE(app.ok()) << app.error().message;
     app_ = std::move(app).value();
+  }
+
+  // A proxy-only gateway on `config`, its transformer capped at kCap bytes (the cap and the
+  // oversize policy are read when plugin instances are created, so at start).
+  static Result<std::unique_ptr<gateway::GatewayApp>> start_gateway(const std::string& config,
+                                                                    bool pass_through_oversize) {
+    gateway::GatewayOptions options;
+    options.proxy_listen = {"127.0.0.1", 0};
+    options.admin_enabled = false;
+    options.status_enabled = false;
+    options.workers = 1;
+    options.config_text = config;
+    ::setenv("SUOKE_RESPONSE_TRANSFORMER_MAX_BODY_BYTES", std::to_string(kCap).c_str(), 1);
+    if (pass_through_oversize) ::setenv("SUOKE_RESPONSE_TRANSFORMER_OVERSIZE", "pass-through", 1);
+    auto app = gateway::GatewayApp::start(options);
+    ::unsetenv("SUOKE_RESPONSE_TRANSFORMER_MAX_BODY_BYTES");
+    ::unsetenv("SUOKE_RESPONSE_TRANSFORMER_OVERSIZE");
+    return app;
   }
 
   void TearDown() override {
@@ -326,16 +336,11 @@ TEST_F(ResponseTransformerGateway, ChunkedBodiesTransformAndOversizeNeverLeaks) 
 TEST_F(ResponseTransformerGateway, OversizeChunkedPassThroughReleasesTheHeldHead) {
   // SUOKE_RESPONSE_TRANSFORMER_OVERSIZE=pass-through: the transformer gives up buffering, so
   // the held head goes out framed by what is known and the body arrives untouched.
-  gateway::GatewayOptions options;
-  options.proxy_listen = {"127.0.0.1", 0};
-  options.admin_enabled = false;
-  options.status_enabled = false;
-  options.workers = 1;
-  options.config_text = R"(_format_version: "3.0"
+  std::string config = R"(_format_version: "3.0"
 services:
 - name: chunked
   url: http://127.0.0.1:)" +
-                        std::to_string(chunked_->port()) + R"(
+                       std::to_string(chunked_->port()) + R"(
   routes:
   - name: chunked-route
     paths: [/chunked]
@@ -345,11 +350,7 @@ services:
         remove:
           json: [sensitive_data]
 )";
-  ::setenv("SUOKE_RESPONSE_TRANSFORMER_MAX_BODY_BYTES", std::to_string(kCap).c_str(), 1);
-  ::setenv("SUOKE_RESPONSE_TRANSFORMER_OVERSIZE", "pass-through", 1);
-  auto app = gateway::GatewayApp::start(options);
-  ::unsetenv("SUOKE_RESPONSE_TRANSFORMER_MAX_BODY_BYTES");
-  ::unsetenv("SUOKE_RESPONSE_TRANSFORMER_OVERSIZE");
+  auto app = start_gateway(config, true);
   ASSERT_TRUE(app.ok()) << app.error().message;
   auto r = http_request((*app)->proxy_port(), "GET", "/chunked/big", {}, {});
   (*app)->stop();

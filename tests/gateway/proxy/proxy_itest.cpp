@@ -88,6 +88,15 @@ class RawUpstream {
     return data;
   }
   static void send_all(int fd, std::string_view s) { ::send(fd, s.data(), s.size(), MSG_NOSIGNAL); }
+  // A connection handler answering any request with 200 and `body` (Content-Length framed);
+  // `body` must outlive the upstream.
+  static std::function<void(int)> answer_with(const std::string& body) {
+    return [&body](int fd) {
+      read_head(fd);
+      send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+                       "\r\n\r\n" + body);
+    };
+  }
 
  private:
   std::function<void(int)> on_conn_;
@@ -391,11 +400,7 @@ TEST_F(ProxyTest, SlowReaderGetsALargeResponseIntact) {
   std::string big;
   big.reserve(8 << 20);
   for (int i = 0; big.size() < (8u << 20); ++i) big += std::to_string(i) + ",";
-  RawUpstream up([&big](int fd) {
-    RawUpstream::read_head(fd);
-    RawUpstream::send_all(
-        fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(big.size()) + "\r\n\r\n" + big);
-  });
+  RawUpstream up(RawUpstream::answer_with(big));
   start_proxy({{{"/"}, up.port()}});
   RawClient c(port_);
   c.send(get_request("/big"));
@@ -475,11 +480,7 @@ TEST_F(ProxyTest, ServerSentEventsAreStreamedEventByEvent) {
 TEST_F(ProxyTest, LargeResponsesStreamIntact) {
   std::string big;
   for (int i = 0; i < 200000; ++i) big += static_cast<char>('a' + i % 26);
-  RawUpstream up([&big](int fd) {
-    RawUpstream::read_head(fd);
-    RawUpstream::send_all(
-        fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(big.size()) + "\r\n\r\n" + big);
-  });
+  RawUpstream up(RawUpstream::answer_with(big));
   start_proxy({{{"/"}, up.port()}});
   RawClient c(port_);
   c.send(get_request("/big"));

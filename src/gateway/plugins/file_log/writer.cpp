@@ -115,7 +115,7 @@ LogWriter::Reservation LogWriter::reserve(std::size_t bound) {
 }
 
 void LogWriter::commit(const Reservation& reservation, std::size_t size) {
-  Ring& ring = *static_cast<Ring*>(reservation.ring);
+  Ring& ring = *reservation.ring;
   assert(reservation.data ==
          ring.data.get() + ring.head.load(std::memory_order_relaxed) % ring.capacity);
   publish(ring, ring.head.load(std::memory_order_relaxed) + size);
@@ -223,10 +223,10 @@ bool LogWriter::drain(std::vector<Ring*>& rings) {
     bytes += size;
   }
   if (bytes == 0) return false;
-  write_all(pieces, bytes);
+  write_all(pieces);
   for (std::size_t i = 0; i < rings.size(); ++i)
     rings[i]->tail.store(heads[i], std::memory_order_release);
-  return bytes > 0;
+  return true;
 }
 
 bool LogWriter::open_file() {
@@ -249,7 +249,7 @@ bool LogWriter::open_file() {
   return true;
 }
 
-void LogWriter::write_all(std::vector<iovec>& pieces, std::size_t bytes) {
+void LogWriter::write_all(std::vector<iovec>& pieces) {
   if (!open_file()) {
     // The records are gone; count each line as Kong users count lost log lines.
     for (const iovec& piece : pieces) {
@@ -259,7 +259,7 @@ void LogWriter::write_all(std::vector<iovec>& pieces, std::size_t bytes) {
     return;
   }
   std::size_t first = 0;
-  while (bytes > 0 && first < pieces.size()) {
+  while (first < pieces.size()) {
     const int count = static_cast<int>(std::min<std::size_t>(pieces.size() - first, IOV_MAX));
     ssize_t n = ::writev(fd_, pieces.data() + first, count);
     if (n < 0) {
@@ -267,7 +267,6 @@ void LogWriter::write_all(std::vector<iovec>& pieces, std::size_t bytes) {
       log::error("file-log: write failed", {{"path", path_}, {"error", std::strerror(errno)}});
       break;
     }
-    bytes -= static_cast<std::size_t>(n);
     // Skip what was written; a partial write leaves the rest of a piece for the next call.
     auto left = static_cast<std::size_t>(n);
     while (first < pieces.size() && left >= pieces[first].iov_len) left -= pieces[first++].iov_len;

@@ -42,8 +42,9 @@ class LogWriter {
 
   // Space for one record of at most `bound` bytes in the calling thread's ring, to be filled
   // and handed over with commit(). Empty when the free space is not contiguous; push() then.
+  struct Ring;
   struct Reservation {
-    void* ring = nullptr;
+    Ring* ring = nullptr;
     char* data = nullptr;
   };
   Reservation reserve(std::size_t bound);
@@ -66,13 +67,12 @@ class LogWriter {
   uint64_t dropped() const { return dropped_->value(); }
 
  private:
-  struct Ring;
   Ring& ring_for_this_thread();
   void publish(Ring& ring, uint64_t head);
   void run();
   // Writes what every ring holds; false when there was nothing.
   bool drain(std::vector<Ring*>& rings);
-  void write_all(std::vector<iovec>& pieces, std::size_t bytes);
+  void write_all(std::vector<iovec>& pieces);
   bool open_file();
 
   const std::string path_;
