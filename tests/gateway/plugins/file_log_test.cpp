@@ -154,6 +154,15 @@ TEST(FileLogWriterTest, FullQueueDropsAndCountsWithoutBlocking) {
   EXPECT_GT(dropped, 900u);
 }
 
+TEST(FileLogWriterTest, FailedWritesCountTheirLinesAsDropped) {
+  // /dev/full opens like a file and refuses every write with ENOSPC (a full disk).
+  telemetry::Registry registry;
+  LogWriter writer("/dev/full", 1024, registry);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(writer.push("line " + std::to_string(i) + "\n"));
+  ASSERT_TRUE(writer.flush(5s));
+  EXPECT_EQ(writer.dropped(), 3u);
+}
+
 TEST(FileLogWriterTest, ReopenAllFollowsRotation) {
   TempDir dir;
   telemetry::Registry registry;

@@ -250,14 +250,14 @@ bool LogWriter::open_file() {
 }
 
 void LogWriter::write_all(std::vector<iovec>& pieces) {
-  if (!open_file()) {
-    // The records are gone; count each line as Kong users count lost log lines.
-    for (const iovec& piece : pieces) {
-      const char* p = static_cast<const char*>(piece.iov_base);
-      dropped_->inc(static_cast<uint64_t>(std::count(p, p + piece.iov_len, '\n')));
+  // Records that cannot reach the file are gone: each line counts as dropped.
+  auto drop_from = [&](std::size_t first) {
+    for (std::size_t i = first; i < pieces.size(); ++i) {
+      const char* p = static_cast<const char*>(pieces[i].iov_base);
+      dropped_->inc(static_cast<uint64_t>(std::count(p, p + pieces[i].iov_len, '\n')));
     }
-    return;
-  }
+  };
+  if (!open_file()) return drop_from(0);
   std::size_t first = 0;
   while (first < pieces.size()) {
     const int count = static_cast<int>(std::min<std::size_t>(pieces.size() - first, IOV_MAX));
@@ -265,6 +265,7 @@ void LogWriter::write_all(std::vector<iovec>& pieces) {
     if (n < 0) {
       if (errno == EINTR) continue;
       log::error("file-log: write failed", {{"path", path_}, {"error", std::strerror(errno)}});
+      drop_from(first);
       break;
     }
     // Skip what was written; a partial write leaves the rest of a piece for the next call.
