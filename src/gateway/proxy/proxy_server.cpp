@@ -62,6 +62,7 @@ class HeadWriter {
   std::size_t size() const { return static_cast<std::size_t>(p_ - out_.data()); }
 
   void put(std::string_view s) {
+    if (s.empty()) return;  // an empty view may have no data(); memcpy must not see it
     room(s.size());
     std::memcpy(p_, s.data(), s.size());
     p_ += s.size();
@@ -80,7 +81,7 @@ class HeadWriter {
     p_ += name.size();
     std::memcpy(p_, ": ", 2);
     p_ += 2;
-    std::memcpy(p_, value.data(), value.size());
+    if (!value.empty()) std::memcpy(p_, value.data(), value.size());  // see put()
     p_ += value.size();
     std::memcpy(p_, "\r\n", 2);
     p_ += 2;
