@@ -18,12 +18,18 @@
 #                      (never reached), CORS, body_filter removing two JSON
 #                      fields (cjson), log phase writing one JSON line per
 #                      request to a file plus prometheus-like shared-dict counters
+#   (e) nginx-log      (a) plus an access log line per request shaped and sized
+#                      like Kong's file-log record (nginx's buffered access_log)
+#   (f) suoke-nolog    (d) without file-log
 #   (d) suoke-chain    `suoke gateway --workers 1` with a Kong 3.x declarative
 #                      file: jwt + rate-limiting + cors + response-transformer +
 #                      file-log + prometheus on one route
-# and prints a table (req/s, p50, p99, error counts), then
-#   p99_suoke_ms=..  p99_nginx_ms=..  ratio=<suoke-chain req/s / nginx req/s>
-# with ratio as the last line.
+# (in that order) and prints a table (req/s, p50, p99, error counts), then
+#   p99_suoke_ms=..  p99_nginx_ms=..
+#   ratio_nolog=<suoke-nolog / nginx>  nginx_log=<nginx-log / nginx>
+#   ratio_log=<suoke-chain / nginx-log>  ratio=<suoke-chain req/s / nginx req/s>
+# with ratio as the last line. (e) and (f) say where the chain's cost lies: in the
+# plugins, or in writing ~1.6 KB of log per request, which costs nginx itself (e).
 #
 # Exit status: 0 on success; 1 on a setup failure (a server that does not
 # start, a missing tool, a target that fails its pre-run check); 3 when every
@@ -39,8 +45,8 @@ Usage: bench/plugins.sh [--duration D] [--connections N] [--peers-only]
 
   --duration D      wrk duration per target (default 10s; wrk syntax: 10s, 1m)
   --connections N   wrk connections (default 64); wrk always uses 1 thread
-  --peers-only      run only (a) nginx, (b) haproxy-chain, (c) lua-chain; skip
-                    suoke and the p99_suoke_ms/ratio lines
+  --peers-only      run only (a) nginx, (b) haproxy-chain, (c) lua-chain,
+                    (e) nginx-log; skip suoke and the p99_suoke_ms/ratio lines
   --no-verify       skip the plugin checks before each run (JSON fields
                     removed, CORS header, 401 without a token and with a bad
                     signature); only "one request returns 200" is checked.
@@ -230,10 +236,10 @@ EOF
 TOKEN=${tokens%%$'\n'*}
 BAD_TOKEN=${tokens##*$'\n'}
 
-ports=$(free_ports 7) || die "could not pick free loopback ports with python3"
+ports=$(free_ports 11) || die "could not pick free loopback ports with python3"
 read -r -d '' backend_port nginx_port haproxy_port lua_port suoke_port admin_port status_port \
-  <<<"$ports" || true
-[ -n "${status_port:-}" ] || die "could not pick free loopback ports with python3 (got: $ports)"
+  nginx_log_port nolog_port nolog_admin_port nolog_status_port <<<"$ports" || true
+[ -n "${nolog_status_port:-}" ] || die "could not pick free loopback ports with python3 (got: $ports)"
 
 # ---------------------------------------------------------------- nginx
 nginx_conf() {  # nginx_conf PREFIX PORT MAIN_EXTRA HTTP_EXTRA LOCATION_BODY
@@ -292,6 +298,23 @@ check backend "$backend_port" plain "$tmp/backend/error.log"
 # (a) nginx plain reverse proxy
 start_nginx nginx "$nginx_port" "" "$UPSTREAM" "$PROXY"
 check nginx "$nginx_port" plain "$tmp/nginx/error.log"
+
+# (e) nginx-log: (a) plus an access log line per request shaped and sized like Kong's
+# file-log record (the suoke-chain line of the same request, within a few bytes), through
+# nginx's own buffered writer (buffer=64k: one write(2) per ~40 lines, from the worker).
+# What nginx cannot know (the rate-limit and latency headers Kong adds, the route, service
+# and consumer entities) is written as literals of the same length. Not a chain: it prices
+# the logging alone, for the ratio_log= line.
+NGINX_LOG_FORMAT=$(cat <<'EOF'
+  log_format kong escape=json '{"request":{"uri":"$request_uri","url":"$scheme://$http_host$request_uri","querystring":{},"method":"$request_method","headers":{"authorization":"REDACTED","host":"$http_host","origin":"$http_origin"},"size":$request_length},"upstream_uri":"$uri","upstream_status":"$upstream_status","response":{"status":$status,"headers":{"server":"$upstream_http_server","date":"$upstream_http_date","content-type":"$upstream_http_content_type","x-ratelimit-limit-second":"1000000","x-ratelimit-remaining-second":"999999","ratelimit-limit":"1000000","ratelimit-remaining":"999999","ratelimit-reset":"1","access-control-allow-origin":"*","x-request-id":"$request_id","x-kong-upstream-latency":"$upstream_response_time","x-kong-proxy-latency":"0","content-length":"$upstream_http_content_length"},"size":$bytes_sent},"latencies":{"kong":0,"proxy":"$upstream_response_time","request":$request_time,"receive":0},"tries":[{"ip":"127.0.0.1","port":@BACKEND_PORT@}],"authenticated_entity":{"id":"4017a5e4-0ebe-340e-8752-5d65456362a6","consumer_id":{"id":"e523109a-dccc-323e-ae19-97974b5b6d5c"}},"route":{"id":"e5e4bcd7-17f7-3951-881f-eb1be6508e07","name":"bench-root","protocols":["http","https"],"paths":["/"],"regex_priority":0,"strip_path":true,"preserve_host":false,"path_handling":"v0","created_at":1795704447,"service":{"id":"852a1a4e-3ba0-3ef9-a581-8fbd59061546"}},"service":{"id":"852a1a4e-3ba0-3ef9-a581-8fbd59061546","name":"bench-backend","protocol":"http","host":"127.0.0.1","port":@BACKEND_PORT@,"path":null,"retries":5,"connect_timeout":60000,"write_timeout":60000,"read_timeout":60000,"enabled":true},"consumer":{"id":"e523109a-dccc-323e-ae19-97974b5b6d5c","username":"bench-user","custom_id":null},"client_ip":"$remote_addr","started_at":$msec,"source":"service","workspace_name":"default"}';
+EOF
+)
+NGINX_LOG_FORMAT=${NGINX_LOG_FORMAT//@BACKEND_PORT@/$backend_port}
+start_nginx nginx-log "$nginx_log_port" "" "$UPSTREAM
+$NGINX_LOG_FORMAT" \
+"      access_log $tmp/nginx-log/file.log kong buffer=64k flush=1s;
+$PROXY"
+check nginx-log "$nginx_log_port" plain "$tmp/nginx-log/error.log"
 
 # ---------------------------------------------------------------- (b) haproxy
 # JWT as Kong's jwt plugin does it: the Bearer token, alg must be HS256, the
@@ -677,10 +700,11 @@ for i in $(seq 20); do
 done
 [ -s "$tmp/lua-chain/file.log" ] || { show_log lua-chain "$tmp/lua-chain/error.log"; die "lua-chain: the log phase wrote nothing to $tmp/lua-chain/file.log"; }
 
-# ---------------------------------------------------------------- (d) suoke
-if [ "$peers_only" = 0 ]; then
-  mkdir -p "$tmp/suoke-chain/data"
-  cat > "$tmp/suoke-chain/kong.yml" <<EOF
+# ---------------------------------------------------------------- (d) suoke, (f) suoke-nolog
+# suoke_config FILE_LOG_PATH: the seed's chain as a Kong 3.x declarative file; without
+# file-log when FILE_LOG_PATH is empty ((f): what the other five plugins cost).
+suoke_config() {
+  cat <<EOF
 _format_version: "3.0"
 services:
   - name: bench-backend
@@ -704,9 +728,15 @@ services:
             config:
               remove:
                 json: ["sensitive_data", "personal_info"]
+EOF
+  if [ -n "$1" ]; then
+    cat <<EOF
           - name: file-log
             config:
-              path: $tmp/suoke-chain/file.log
+              path: $1
+EOF
+  fi
+  cat <<EOF
           - name: prometheus
 consumers:
   - username: bench-user
@@ -715,28 +745,41 @@ consumers:
         secret: $JWT_SECRET
         algorithm: HS256
 EOF
-  "$SUOKE" gateway check --config "$tmp/suoke-chain/kong.yml" >"$tmp/suoke-chain/check.log" 2>&1 ||
-    { show_log suoke-chain "$tmp/suoke-chain/check.log"; die "suoke gateway check rejected $tmp/suoke-chain/kong.yml"; }
-  "$SUOKE" gateway --config "$tmp/suoke-chain/kong.yml" \
-    --proxy-listen "127.0.0.1:$suoke_port" \
-    --admin-listen "127.0.0.1:$admin_port" \
-    --status-listen "127.0.0.1:$status_port" \
-    --data-dir "$tmp/suoke-chain/data" \
-    --workers 1 >"$tmp/suoke-chain/suoke.log" 2>&1 &
+}
+
+# start_suoke NAME PROXY_PORT ADMIN_PORT STATUS_PORT FILE_LOG_PATH
+start_suoke() {
+  local name=$1 port=$2 dir=$tmp/$1
+  mkdir -p "$dir/data"
+  suoke_config "$5" > "$dir/kong.yml"
+  "$SUOKE" gateway check --config "$dir/kong.yml" >"$dir/check.log" 2>&1 ||
+    { show_log "$name" "$dir/check.log"; die "suoke gateway check rejected $dir/kong.yml"; }
+  "$SUOKE" gateway --config "$dir/kong.yml" \
+    --proxy-listen "127.0.0.1:$port" \
+    --admin-listen "127.0.0.1:$3" \
+    --status-listen "127.0.0.1:$4" \
+    --data-dir "$dir/data" \
+    --workers 1 >"$dir/suoke.log" 2>&1 &
   bench_track_pid "$!"
-  wait_ready suoke-chain "$!" "$suoke_port" "$tmp/suoke-chain/suoke.log"
-  check suoke-chain "$suoke_port" strip "$tmp/suoke-chain/suoke.log"
+  wait_ready "$name" "$!" "$port" "$dir/suoke.log"
+  check "$name" "$port" strip "$dir/suoke.log"
   # file-log and prometheus: warnings only (the table is still meaningful).
   if [ "$verify" = 1 ]; then
-    for i in $(seq 20); do
-      [ -s "$tmp/suoke-chain/file.log" ] && break
-      sleep 0.1
-    done
-    [ -s "$tmp/suoke-chain/file.log" ] ||
-      note "WARNING: suoke-chain: file-log wrote nothing to $tmp/suoke-chain/file.log after the check requests"
-    curl -s --max-time 5 "http://127.0.0.1:$status_port/metrics" 2>/dev/null | grep -q '^kong_http_requests_total' ||
-      note "WARNING: suoke-chain: no kong_http_requests_total in http://127.0.0.1:$status_port/metrics (prometheus)"
+    if [ -n "$5" ]; then
+      for i in $(seq 20); do
+        [ -s "$5" ] && break
+        sleep 0.1
+      done
+      [ -s "$5" ] || note "WARNING: $name: file-log wrote nothing to $5 after the check requests"
+    fi
+    curl -s --max-time 5 "http://127.0.0.1:$4/metrics" 2>/dev/null | grep -q '^kong_http_requests_total' ||
+      note "WARNING: $name: no kong_http_requests_total in http://127.0.0.1:$4/metrics (prometheus)"
   fi
+}
+
+if [ "$peers_only" = 0 ]; then
+  start_suoke suoke-nolog "$nolog_port" "$nolog_admin_port" "$nolog_status_port" ""
+  start_suoke suoke-chain "$suoke_port" "$admin_port" "$status_port" "$tmp/suoke-chain/file.log"
 fi
 
 # ---------------------------------------------------------------- runs
@@ -786,10 +829,12 @@ run() {
 # Then the file is emptied: a run logs hundreds of MB, and the kernel would write those dirty
 # pages back (dirty_expire_centisecs, 30 s) while the next target is measured, on its CPU
 # time (measured: suoke-chain after lua-chain, 0.842 with lua-chain's log left, 0.892 without).
+# The average line length is printed too: the three logging targets write records of about
+# the same size, or their costs would not compare.
 file_log_lines() {
-  local lines=0
-  [ -f "$2" ] && lines=$(wc -l < "$2")
-  note "$1: file-log has $lines lines after $3 wrk requests"
+  local lines=0 bytes=0
+  [ -f "$2" ] && lines=$(wc -l < "$2") && bytes=$(wc -c < "$2")
+  note "$1: file-log has $lines lines after $3 wrk requests, $((lines > 0 ? bytes / lines : 0)) bytes per line"
   [ "$keep_tmp" = 1 ] || : > "$2"
 }
 
@@ -801,9 +846,12 @@ settle; run nginx "$nginx_port"
 settle; run haproxy-chain "$haproxy_port"
 settle; run lua-chain "$lua_port"
 file_log_lines lua-chain "$tmp/lua-chain/file.log" "${total[2]}"
+settle; run nginx-log "$nginx_log_port"
+file_log_lines nginx-log "$tmp/nginx-log/file.log" "${total[3]}"
 if [ "$peers_only" = 0 ]; then
+  settle; run suoke-nolog "$nolog_port"
   settle; run suoke-chain "$suoke_port"
-  file_log_lines suoke-chain "$tmp/suoke-chain/file.log" "${total[3]}"
+  file_log_lines suoke-chain "$tmp/suoke-chain/file.log" "${total[5]}"
 fi
 
 # ---------------------------------------------------------------- report
@@ -817,13 +865,18 @@ for i in "${!names[@]}"; do
     "${names[$i]}" "${rps[$i]}" "${p50[$i]}" "${p99[$i]}" "${non2xx[$i]}" "${sockerr[$i]}" "$st"
 done
 if [ "$peers_only" = 0 ]; then
-  echo "p99_suoke_ms=${p99[3]}"
+  echo "p99_suoke_ms=${p99[5]}"
 fi
 echo "p99_nginx_ms=${p99[0]}"
+# What logging Kong's record costs nginx.
+awk -v s="${rps[3]}" -v n="${rps[0]}" 'BEGIN { printf "nginx_log=%.3f  (nginx-log / nginx)\n", (n > 0 ? s / n : 0) }'
 if [ "$any_errors" = 1 ]; then
   note "WARNING: at least one run had non-2xx/3xx responses or socket errors (see the table); its figures are not comparable"
 fi
 if [ "$peers_only" = 0 ]; then
-  awk -v s="${rps[3]}" -v n="${rps[0]}" 'BEGIN { printf "ratio=%.3f\n", (n > 0 ? s / n : 0) }'
+  # What the chain costs without its logging.
+  awk -v s="${rps[4]}" -v n="${rps[0]}" 'BEGIN { printf "ratio_nolog=%.3f  (suoke-nolog / nginx)\n", (n > 0 ? s / n : 0) }'
+  awk -v s="${rps[5]}" -v n="${rps[3]}" 'BEGIN { printf "ratio_log=%.3f  (suoke-chain / nginx-log)\n", (n > 0 ? s / n : 0) }'
+  awk -v s="${rps[5]}" -v n="${rps[0]}" 'BEGIN { printf "ratio=%.3f\n", (n > 0 ? s / n : 0) }'
 fi
 [ "$any_errors" = 0 ] || exit 3
