@@ -341,65 +341,51 @@ std::string Connection::name_of(const Pending& p) {
   return upper_name(*p.shared);
 }
 
-void Connection::send(Command command, ReplyHandler done, std::chrono::milliseconds timeout) {
-  if (refuse(done)) return;
+Connection::Pending Connection::owned(Command command, ReplyHandler done) {
   Pending p;
   p.name = upper_name(command);
   p.command = std::move(command);
   p.done = std::move(done);
-  p.deadline = Clock::now() + timeout;
-  enqueue(std::move(p));
+  return p;
 }
 
-void Connection::send(std::shared_ptr<const Command> command, ReplyHandler done, std::chrono::milliseconds timeout) {
-  if (refuse(done)) return;
+Connection::Pending Connection::kept(std::shared_ptr<const Command> command, ReplyHandler done) {
   Pending p;
   p.shared = std::move(command);
   p.done = std::move(done);
-  p.deadline = Clock::now() + timeout;
-  enqueue(std::move(p));
+  return p;
+}
+
+void Connection::submit(Pending pending, std::chrono::milliseconds timeout, bool asking) {
+  if (refuse(pending.done)) return;
+  pending.deadline = Clock::now() + timeout;
+  if (asking) {
+    Pending ask;
+    ask.name = "ASKING";
+    ask.command = Command{"ASKING"};
+    ask.internal = true;
+    ask.deadline = pending.deadline;
+    enqueue(std::move(ask));
+  }
+  enqueue(std::move(pending));
+}
+
+void Connection::send(Command command, ReplyHandler done, std::chrono::milliseconds timeout) {
+  submit(owned(std::move(command), std::move(done)), timeout, false);
+}
+
+void Connection::send(std::shared_ptr<const Command> command, ReplyHandler done,
+                      std::chrono::milliseconds timeout) {
+  submit(kept(std::move(command), std::move(done)), timeout, false);
 }
 
 void Connection::send_asking(Command command, ReplyHandler done, std::chrono::milliseconds timeout) {
-  State s = state();
-  if (s != State::kReady && s != State::kConnecting) {
-    send(std::move(command), std::move(done), timeout);  // fails the same way
-    return;
-  }
-  auto deadline = Clock::now() + timeout;
-  Pending asking;
-  asking.name = "ASKING";
-  asking.command = Command{"ASKING"};
-  asking.internal = true;
-  asking.deadline = deadline;
-  enqueue(std::move(asking));
-  Pending p;
-  p.name = upper_name(command);
-  p.command = std::move(command);
-  p.done = std::move(done);
-  p.deadline = deadline;
-  enqueue(std::move(p));
+  submit(owned(std::move(command), std::move(done)), timeout, true);
 }
 
 void Connection::send_asking(std::shared_ptr<const Command> command, ReplyHandler done,
                              std::chrono::milliseconds timeout) {
-  State s = state();
-  if (s != State::kReady && s != State::kConnecting) {
-    send(std::move(command), std::move(done), timeout);  // fails the same way
-    return;
-  }
-  auto deadline = Clock::now() + timeout;
-  Pending asking;
-  asking.name = "ASKING";
-  asking.command = Command{"ASKING"};
-  asking.internal = true;
-  asking.deadline = deadline;
-  enqueue(std::move(asking));
-  Pending p;
-  p.shared = std::move(command);
-  p.done = std::move(done);
-  p.deadline = deadline;
-  enqueue(std::move(p));
+  submit(kept(std::move(command), std::move(done)), timeout, true);
 }
 
 void Connection::enqueue(Pending pending) {

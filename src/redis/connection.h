@@ -144,6 +144,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Closes the socket and fails written commands with `error`; returns their handlers.
   void teardown(const Error& error, std::vector<std::function<void()>>* calls);
   void fail_queued(const Error& error, std::vector<std::function<void()>>* calls);
+  static Pending owned(Command command, ReplyHandler done);
+  static Pending kept(std::shared_ptr<const Command> command, ReplyHandler done);
+  // Queues `pending` (after an ASKING when `asking`), or fails it as refuse() says.
+  void submit(Pending pending, std::chrono::milliseconds timeout, bool asking);
   void enqueue(Pending pending);
   void schedule_flush();
   void flush();
