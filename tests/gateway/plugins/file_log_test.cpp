@@ -163,6 +163,24 @@ TEST(FileLogWriterTest, FailedWritesCountTheirLinesAsDropped) {
   EXPECT_EQ(writer.dropped(), 3u);
 }
 
+TEST(FileLogWriterTest, AFullDiskIsReportedOnceNotEveryBatch) {
+  telemetry::Registry registry;
+  LogWriter writer("/dev/full", 1024, registry);
+  testing::internal::CaptureStderr();
+  for (int batch = 0; batch < 5; ++batch) {
+    EXPECT_TRUE(writer.push("line\n"));
+    ASSERT_TRUE(writer.flush(5s));  // one failed batch each
+  }
+  const std::string messages = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(writer.dropped(), 5u);
+  std::size_t reports = 0;
+  for (auto at = messages.find("write failed"); at != std::string::npos;
+       at = messages.find("write failed", at + 1)) {
+    ++reports;
+  }
+  EXPECT_EQ(reports, 1u) << messages;
+}
+
 TEST(FileLogWriterTest, ReopenAllFollowsRotation) {
   TempDir dir;
   telemetry::Registry registry;

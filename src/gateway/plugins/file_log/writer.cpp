@@ -264,7 +264,7 @@ void LogWriter::write_all(std::vector<iovec>& pieces) {
     ssize_t n = ::writev(fd_, pieces.data() + first, count);
     if (n < 0) {
       if (errno == EINTR) continue;
-      log::error("file-log: write failed", {{"path", path_}, {"error", std::strerror(errno)}});
+      report_write_failure(errno);
       drop_from(first);
       break;
     }
@@ -276,10 +276,31 @@ void LogWriter::write_all(std::vector<iovec>& pieces) {
       pieces[first].iov_len -= left;
     }
   }
+  if (first == pieces.size() && failed_batches_ > 0) {
+    log::warn("file-log: writing again",
+              {{"path", path_}, {"failed_batches", std::to_string(failed_batches_)}});
+    failed_batches_ = 0;
+    unreported_failures_ = 0;
+  }
   if (reopen_each_batch_.load(std::memory_order_relaxed)) {
     ::close(fd_);
     fd_ = -1;
   }
+}
+
+void LogWriter::report_write_failure(int error) {
+  // A full disk fails every batch (every kLinger): one message when it starts, then one per
+  // kFailureLogInterval with the count, not one every 2 ms. The lines are counted as dropped.
+  ++failed_batches_;
+  ++unreported_failures_;
+  const auto now = std::chrono::steady_clock::now();
+  if (failed_batches_ > 1 && now - last_failure_log_ < kFailureLogInterval) return;
+  log::error("file-log: write failed; records are dropped until writes succeed",
+             {{"path", path_},
+              {"error", std::strerror(error)},
+              {"failed_batches", std::to_string(unreported_failures_)}});
+  last_failure_log_ = now;
+  unreported_failures_ = 0;
 }
 
 void reopen_all() {

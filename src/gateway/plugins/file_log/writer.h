@@ -33,6 +33,8 @@ class LogWriter {
   // How often the writer collects while records arrive, and at most when none did.
   static constexpr std::chrono::milliseconds kLinger{2};
   static constexpr std::chrono::milliseconds kIdlePoll{50};
+  // At most one "write failed" message per interval while writes keep failing.
+  static constexpr std::chrono::seconds kFailureLogInterval{10};
 
   LogWriter(std::string path, std::size_t ring_bytes = kDefaultRingBytes,
             telemetry::Registry& registry = telemetry::Registry::global());
@@ -74,6 +76,7 @@ class LogWriter {
   bool drain(std::vector<Ring*>& rings);
   void write_all(std::vector<iovec>& pieces);
   bool open_file();
+  void report_write_failure(int error);
 
   const std::string path_;
   const std::size_t ring_bytes_;
@@ -84,6 +87,9 @@ class LogWriter {
   std::atomic<bool> kicked_{false};  // a producer asked for an early collection
   int fd_ = -1;
   bool open_failed_logged_ = false;
+  uint64_t failed_batches_ = 0;       // in a row, since the last successful write
+  uint64_t unreported_failures_ = 0;  // since the last "write failed" message
+  std::chrono::steady_clock::time_point last_failure_log_;
 
   std::mutex mutex_;              // rings_, stop_ and the flush counters; never taken per record
   std::condition_variable wake_;  // the writer waits for its next collection
