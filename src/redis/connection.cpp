@@ -25,7 +25,8 @@ struct Metrics {
   static Metrics& get() {
     auto& r = telemetry::Registry::global();
     static Metrics m{
-        r.counter("suoke_redis_connect_failures_total", "Failed Redis connection attempts (connect or handshake)"),
+        r.counter("suoke_redis_connect_failures_total",
+                  "Failed Redis connection attempts (connect or handshake)"),
         r.counter("suoke_redis_reconnects_total", "Redis connections re-established after a loss"),
         r.counter("suoke_redis_command_timeouts_total", "Redis commands failed by their timeout"),
         r.counter("suoke_redis_connections_lost_total", "Redis connections dropped while in use"),
@@ -58,7 +59,8 @@ std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds i
   d = std::min<int64_t>(d, std::max<int64_t>(1, max.count()));
   // Jitter in [d/2, d] so that many clients do not reconnect in lockstep after a restart.
   int64_t half = d / 2;
-  return std::chrono::milliseconds(half + static_cast<int64_t>(random % static_cast<uint64_t>(d - half + 1)));
+  return std::chrono::milliseconds(
+      half + static_cast<int64_t>(random % static_cast<uint64_t>(d - half + 1)));
 }
 
 std::shared_ptr<Connection> Connection::create(asio::io_context& io, ConnectionOptions options) {
@@ -96,7 +98,8 @@ void Connection::connect_attempt() {
   connect_timer_.expires_after(options_.connect_timeout);
   connect_timer_.async_wait([this, self, gen](boost::system::error_code ec) {
     if (ec || gen != generation_ || state() != State::kConnecting) return;
-    attempt_failed(Error::make("cannot connect to redis at " + options_.endpoint.to_string() + ": timed out after " +
+    attempt_failed(Error::make("cannot connect to redis at " + options_.endpoint.to_string() +
+                                   ": timed out after " +
                                    std::to_string(options_.connect_timeout.count()) + " ms",
                                error_kind::kUnavailable));
   });
@@ -105,20 +108,23 @@ void Connection::connect_attempt() {
       [this, self, gen](boost::system::error_code ec, tcp::resolver::results_type results) {
         if (gen != generation_) return;
         if (ec) {
-          attempt_failed(Error::make("cannot resolve redis host '" + options_.endpoint.host + "': " + ec.message(),
-                                     error_kind::kUnavailable));
+          attempt_failed(Error::make(
+              "cannot resolve redis host '" + options_.endpoint.host + "': " + ec.message(),
+              error_kind::kUnavailable));
           return;
         }
-        asio::async_connect(socket_, results, [this, self, gen](boost::system::error_code ec, const tcp::endpoint&) {
-          if (gen != generation_) return;
-          if (ec) {
-            attempt_failed(Error::make("cannot connect to redis at " + options_.endpoint.to_string() + ": " +
-                                           ec.message(),
-                                       error_kind::kUnavailable));
-            return;
-          }
-          on_connected(gen);
-        });
+        asio::async_connect(
+            socket_, results,
+            [this, self, gen](boost::system::error_code ec, const tcp::endpoint&) {
+              if (gen != generation_) return;
+              if (ec) {
+                attempt_failed(Error::make("cannot connect to redis at " +
+                                               options_.endpoint.to_string() + ": " + ec.message(),
+                                           error_kind::kUnavailable));
+                return;
+              }
+              on_connected(gen);
+            });
       });
 }
 
@@ -131,7 +137,8 @@ void Connection::on_connected(uint64_t gen) {
   if (options_.resp3) {
     Command hello{"HELLO", "3"};
     if (!options_.password.empty()) {
-      hello.insert(hello.end(), {"AUTH", options_.username.empty() ? "default" : options_.username, options_.password});
+      hello.insert(hello.end(), {"AUTH", options_.username.empty() ? "default" : options_.username,
+                                 options_.password});
     }
     steps.emplace_back("HELLO 3", std::move(hello));
   } else if (!options_.password.empty()) {
@@ -140,7 +147,9 @@ void Connection::on_connected(uint64_t gen) {
     auth.push_back(options_.password);
     steps.emplace_back("AUTH", std::move(auth));
   }
-  if (options_.db != 0) steps.emplace_back("SELECT " + std::to_string(options_.db), Command{"SELECT", std::to_string(options_.db)});
+  if (options_.db != 0)
+    steps.emplace_back("SELECT " + std::to_string(options_.db),
+                       Command{"SELECT", std::to_string(options_.db)});
   // PING proves the server speaks RESP and, without a password, that it does not need one.
   steps.emplace_back("PING", Command{"PING"});
 
@@ -160,25 +169,29 @@ void Connection::on_connected(uint64_t gen) {
     inflight_.push_back(std::move(p));
   }
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(write_buf_), [this, self, gen](boost::system::error_code ec, std::size_t) {
-    if (gen != generation_) return;
-    writing_ = false;
-    if (ec) {
-      attempt_failed(Error::make("cannot connect to redis at " + options_.endpoint.to_string() + ": " + ec.message(),
-                                 error_kind::kUnavailable));
-    }
-  });
+  asio::async_write(
+      socket_, asio::buffer(write_buf_),
+      [this, self, gen](boost::system::error_code ec, std::size_t) {
+        if (gen != generation_) return;
+        writing_ = false;
+        if (ec) {
+          attempt_failed(Error::make(
+              "cannot connect to redis at " + options_.endpoint.to_string() + ": " + ec.message(),
+              error_kind::kUnavailable));
+        }
+      });
   start_read();
 }
 
-void Connection::on_handshake_reply(uint64_t gen, const std::string& step, Result<Value> reply, bool last) {
+void Connection::on_handshake_reply(uint64_t gen, const std::string& step, Result<Value> reply,
+                                    bool last) {
   if (gen != generation_ || !reply.ok()) return;  // teardown reports the failure itself
   if (reply->is_error()) {
     const std::string& text = reply->str;
-    std::string what = step == "PING" && text.rfind("NOAUTH", 0) == 0 ? "requires a password"
-                                                                         : "rejected " + step;
-    attempt_failed(Error::make("redis at " + options_.endpoint.to_string() + " " + what + ": " + text,
-                               error_kind::kAuth));
+    std::string what =
+        step == "PING" && text.rfind("NOAUTH", 0) == 0 ? "requires a password" : "rejected " + step;
+    attempt_failed(Error::make(
+        "redis at " + options_.endpoint.to_string() + " " + what + ": " + text, error_kind::kAuth));
     return;
   }
   if (last) on_ready();
@@ -219,9 +232,12 @@ void Connection::attempt_failed(Error error) {
     cb(error);
     return;
   }
-  if (attempt_ <= 1) log::warn("redis connect failed", {{"endpoint", options_.endpoint.to_string()}, {"error", error.message}});
-  Error unavailable = Error::make("redis at " + options_.endpoint.to_string() + " is unavailable: " + error.message,
-                                  error_kind::kUnavailable);
+  if (attempt_ <= 1)
+    log::warn("redis connect failed",
+              {{"endpoint", options_.endpoint.to_string()}, {"error", error.message}});
+  Error unavailable =
+      Error::make("redis at " + options_.endpoint.to_string() + " is unavailable: " + error.message,
+                  error_kind::kUnavailable);
   fail_queued(unavailable, &calls);
   if (options_.reconnect) {
     set_state(State::kBackoff);
@@ -236,7 +252,8 @@ void Connection::connection_lost(Error error) {
   if (closed_) return;
   Metrics::get().lost.inc();
   last_error_ = error.message;
-  log::warn("redis connection lost", {{"endpoint", options_.endpoint.to_string()}, {"error", error.message}});
+  log::warn("redis connection lost",
+            {{"endpoint", options_.endpoint.to_string()}, {"error", error.message}});
   std::vector<std::function<void()>> calls;
   teardown(error, &calls);
   if (!options_.reconnect) {
@@ -250,7 +267,8 @@ void Connection::connection_lost(Error error) {
   } else {
     // It died right after connecting: back off, or a flapping server gets a reconnect storm.
     attempt_ = std::max(attempt_, 1);
-    fail_queued(Error::make("redis at " + options_.endpoint.to_string() + " is unavailable: " + error.message,
+    fail_queued(Error::make("redis at " + options_.endpoint.to_string() +
+                                " is unavailable: " + error.message,
                             error_kind::kUnavailable),
                 &calls);
     set_state(State::kBackoff);
@@ -261,7 +279,8 @@ void Connection::connection_lost(Error error) {
 
 void Connection::schedule_reconnect() {
   ++attempt_;
-  auto delay = backoff_delay(attempt_, options_.backoff_initial, options_.backoff_max, splitmix(&rng_state_));
+  auto delay = backoff_delay(attempt_, options_.backoff_initial, options_.backoff_max,
+                             splitmix(&rng_state_));
   auto self = shared_from_this();
   backoff_timer_.expires_after(delay);
   backoff_timer_.async_wait([this, self](boost::system::error_code ec) {
@@ -301,7 +320,8 @@ void Connection::close() {
   if (closed_) return;
   closed_ = true;
   std::vector<std::function<void()>> calls;
-  Error error = Error::make("redis connection to " + options_.endpoint.to_string() + " closed", error_kind::kClosed);
+  Error error = Error::make("redis connection to " + options_.endpoint.to_string() + " closed",
+                            error_kind::kClosed);
   teardown(error, &calls);
   fail_queued(error, &calls);
   backoff_timer_.cancel();
@@ -324,12 +344,13 @@ bool Connection::refuse(ReplyHandler& done) {
   State s = state();
   if (s == State::kClosed || s == State::kIdle) {
     post_failure(std::move(done),
-                 Error::make("redis connection to " + options_.endpoint.to_string() + " is closed", error_kind::kClosed));
+                 Error::make("redis connection to " + options_.endpoint.to_string() + " is closed",
+                             error_kind::kClosed));
     return true;
   }
   if (s == State::kBackoff) {
-    post_failure(std::move(done), Error::make("redis at " + options_.endpoint.to_string() + " is unavailable: " +
-                                                  last_error_,
+    post_failure(std::move(done), Error::make("redis at " + options_.endpoint.to_string() +
+                                                  " is unavailable: " + last_error_,
                                               error_kind::kUnavailable));
     return true;
   }
@@ -379,7 +400,8 @@ void Connection::send(std::shared_ptr<const Command> command, ReplyHandler done,
   submit(kept(std::move(command), std::move(done)), timeout, false);
 }
 
-void Connection::send_asking(Command command, ReplyHandler done, std::chrono::milliseconds timeout) {
+void Connection::send_asking(Command command, ReplyHandler done,
+                             std::chrono::milliseconds timeout) {
   submit(owned(std::move(command), std::move(done)), timeout, true);
 }
 
@@ -421,43 +443,45 @@ void Connection::flush() {
   }
   writing_ = true;
   const uint64_t gen = generation_;
-  asio::async_write(socket_, asio::buffer(write_buf_),
-                    [this, self = shared_from_this(), gen](boost::system::error_code ec, std::size_t) {
-                      if (gen != generation_) return;
-                      writing_ = false;
-                      if (ec) {
-                        connection_lost(Error::make("redis connection to " + options_.endpoint.to_string() +
-                                                        " lost: write failed: " + ec.message(),
-                                                    error_kind::kConnectionLost));
-                        return;
-                      }
-                      // Commands queued during the write go out now, together.
-                      flush();
-                    });
+  asio::async_write(
+      socket_, asio::buffer(write_buf_),
+      [this, self = shared_from_this(), gen](boost::system::error_code ec, std::size_t) {
+        if (gen != generation_) return;
+        writing_ = false;
+        if (ec) {
+          connection_lost(Error::make("redis connection to " + options_.endpoint.to_string() +
+                                          " lost: write failed: " + ec.message(),
+                                      error_kind::kConnectionLost));
+          return;
+        }
+        // Commands queued during the write go out now, together.
+        flush();
+      });
 }
 
 void Connection::start_read() {
   constexpr std::size_t kReadSize = 16 * 1024;
   const uint64_t gen = generation_;
-  socket_.async_read_some(asio::buffer(parser_.prepare(kReadSize), kReadSize),
-                          [this, self = shared_from_this(), gen](boost::system::error_code ec, std::size_t n) {
-                            if (gen != generation_) return;
-                            if (ec) {
-                              Error e = Error::make("redis connection to " + options_.endpoint.to_string() +
-                                                        " lost: " + (ec == asio::error::eof ? "closed by the server"
-                                                                                             : ec.message()),
-                                                    error_kind::kConnectionLost);
-                              if (state() == State::kConnecting) {
-                                attempt_failed(Error::make("cannot connect to redis at " +
-                                                               options_.endpoint.to_string() + ": " + e.message,
-                                                           error_kind::kUnavailable));
-                              } else {
-                                connection_lost(e);
-                              }
-                              return;
-                            }
-                            on_read(gen, n);
-                          });
+  socket_.async_read_some(
+      asio::buffer(parser_.prepare(kReadSize), kReadSize),
+      [this, self = shared_from_this(), gen](boost::system::error_code ec, std::size_t n) {
+        if (gen != generation_) return;
+        if (ec) {
+          Error e = Error::make(
+              "redis connection to " + options_.endpoint.to_string() +
+                  " lost: " + (ec == asio::error::eof ? "closed by the server" : ec.message()),
+              error_kind::kConnectionLost);
+          if (state() == State::kConnecting) {
+            attempt_failed(Error::make(
+                "cannot connect to redis at " + options_.endpoint.to_string() + ": " + e.message,
+                error_kind::kUnavailable));
+          } else {
+            connection_lost(e);
+          }
+          return;
+        }
+        on_read(gen, n);
+      });
 }
 
 void Connection::on_read(uint64_t gen, std::size_t n) {
@@ -465,8 +489,9 @@ void Connection::on_read(uint64_t gen, std::size_t n) {
   for (;;) {
     auto r = parser_.next();
     if (!r.ok()) {
-      Error e = Error::make("redis connection to " + options_.endpoint.to_string() + " lost: " + r.error().message,
-                            error_kind::kConnectionLost);
+      Error e = Error::make(
+          "redis connection to " + options_.endpoint.to_string() + " lost: " + r.error().message,
+          error_kind::kConnectionLost);
       if (state() == State::kConnecting) {
         attempt_failed(e);
       } else {
@@ -512,15 +537,17 @@ void Connection::on_deadline() {
   const auto now = Clock::now();
   std::vector<std::function<void()>> calls;
   auto timeout_error = [this](const Pending& p) {
-    return Error::make("redis command " + name_of(p) + " timed out on " + options_.endpoint.to_string(),
-                       error_kind::kTimeout);
+    return Error::make(
+        "redis command " + name_of(p) + " timed out on " + options_.endpoint.to_string(),
+        error_kind::kTimeout);
   };
   // Unwritten commands simply leave the queue (an ASKING goes with its command: same deadline).
   std::deque<Pending> keep;
   for (auto& p : queued_) {
     if (p.deadline <= now) {
       Metrics::get().timeouts.inc();
-      if (p.done && !p.internal) calls.push_back([done = std::move(p.done), e = timeout_error(p)] { done(e, false); });
+      if (p.done && !p.internal)
+        calls.push_back([done = std::move(p.done), e = timeout_error(p)] { done(e, false); });
     } else {
       keep.push_back(std::move(p));
     }
@@ -540,12 +567,14 @@ void Connection::on_deadline() {
     Error lost = Error::make("redis connection to " + options_.endpoint.to_string() +
                                  " lost: closed after a command timed out",
                              error_kind::kConnectionLost);
-    log::warn("redis command timed out; reconnecting", {{"endpoint", options_.endpoint.to_string()}});
+    log::warn("redis command timed out; reconnecting",
+              {{"endpoint", options_.endpoint.to_string()}});
     last_error_ = lost.message;
     Metrics::get().lost.inc();
     std::vector<std::function<void()>> lost_calls;
     teardown(lost, &lost_calls);
-    calls.insert(calls.end(), std::make_move_iterator(lost_calls.begin()), std::make_move_iterator(lost_calls.end()));
+    calls.insert(calls.end(), std::make_move_iterator(lost_calls.begin()),
+                 std::make_move_iterator(lost_calls.end()));
     if (options_.reconnect) {
       // Immediate: the server is probably fine, only this socket's reply order is not.
       attempt_ = 1;

@@ -40,10 +40,11 @@ namespace suoke::redis {
 // Error::kind values of a failed command (Result error, not a server error reply).
 namespace error_kind {
 inline constexpr const char* kTimeout = "timeout";  // no reply within the command's timeout
-inline constexpr const char* kConnectionLost = "connection_lost";  // connection dropped while pending
+inline constexpr const char* kConnectionLost =
+    "connection_lost";                                      // connection dropped while pending
 inline constexpr const char* kUnavailable = "unavailable";  // not connected: never sent
-inline constexpr const char* kClosed = "closed";  // Connection::close() / client shut down
-inline constexpr const char* kAuth = "auth";  // handshake rejected (AUTH/HELLO/SELECT)
+inline constexpr const char* kClosed = "closed";      // Connection::close() / client shut down
+inline constexpr const char* kAuth = "auth";          // handshake rejected (AUTH/HELLO/SELECT)
 inline constexpr const char* kProtocol = "protocol";  // malformed reply stream
 }  // namespace error_kind
 
@@ -76,8 +77,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     kIdle,        // created, start() not called
     kConnecting,  // resolving, connecting or handshaking; commands queue
     kReady,
-    kBackoff,     // waiting to reconnect; commands fail fast
-    kClosed,      // close() called, or a failed attempt with reconnect off
+    kBackoff,  // waiting to reconnect; commands fail fast
+    kClosed,   // close() called, or a failed attempt with reconnect off
   };
 
   static std::shared_ptr<Connection> create(boost::asio::io_context& io, ConnectionOptions options);
@@ -99,7 +100,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void send_asking(Command command, ReplyHandler done, std::chrono::milliseconds timeout);
   // The same, for a command the caller keeps (e.g. for a retry): it is encoded straight from
   // `command`, which must not change until `done` has run; no copy is made.
-  void send(std::shared_ptr<const Command> command, ReplyHandler done, std::chrono::milliseconds timeout);
+  void send(std::shared_ptr<const Command> command, ReplyHandler done,
+            std::chrono::milliseconds timeout);
   void send_asking(std::shared_ptr<const Command> command, ReplyHandler done,
                    std::chrono::milliseconds timeout);
 
@@ -118,15 +120,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // RESP3 push messages (pub/sub, client tracking); dropped when unset.
   void set_push_handler(std::function<void(Value)> handler) { push_handler_ = std::move(handler); }
   // Called on each state change, on the IO thread.
-  void set_state_listener(std::function<void(State)> listener) { state_listener_ = std::move(listener); }
+  void set_state_listener(std::function<void(State)> listener) {
+    state_listener_ = std::move(listener);
+  }
 
  private:
   using Clock = std::chrono::steady_clock;
   struct Pending {
-    Command command;       // cleared once encoded
+    Command command;                        // cleared once encoded
     std::shared_ptr<const Command> shared;  // instead of `command`: the caller's, kept as is
-    std::string name;      // command name, for messages (empty: taken from `shared`)
-    ReplyHandler done;     // empty for internal commands whose reply is ignored
+    std::string name;   // command name, for messages (empty: taken from `shared`)
+    ReplyHandler done;  // empty for internal commands whose reply is ignored
     Clock::time_point deadline;
     bool internal = false;  // handshake / ASKING: never reported to callers as a separate result
   };
