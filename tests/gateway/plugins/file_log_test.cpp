@@ -581,10 +581,11 @@ std::string tagged(std::string prefix, std::size_t i) {
   return prefix;
 }
 
-// Header tables up to 64 headers take the pairwise scan, larger ones the plain quadratic
-// one: both give Kong's table (first-seen order, lower-case names, repeats as arrays).
+// Header tables up to 64 headers keep their bookkeeping on the stack, larger ones on the heap
+// (one bit per header, several words past 128): every size gives Kong's table (first-seen
+// order, lower-case names, repeats as arrays, also across words).
 TEST(FileLogSerializeTest, HeaderTablesOfEverySizeKeepOrderAndRepeats) {
-  for (std::size_t count : {1u, 2u, 63u, 64u, 65u, 70u}) {
+  for (std::size_t count : {1u, 2u, 63u, 64u, 65u, 70u, 128u, 129u, 300u}) {
     RequestContext ctx;
     ctx.method = "GET";
     ctx.path = "/";

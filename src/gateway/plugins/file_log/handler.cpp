@@ -176,55 +176,30 @@ std::size_t header_table_bound(std::size_t count, Names name_of, Values value_of
 // Kong's header tables: lower-case names in first-seen order, a repeated header becomes an
 // array of its values, credentials (request only) are "REDACTED". Written straight from the
 // header list, without building a table: a name is written where it first appears, with the
-// values of its later repetitions (headers are few, so the quadratic scan is cheap).
-template <class Names, class Values>
-void write_header_table_quadratic(Cursor& out, std::size_t count, Names name_of, Values value_of,
-                                  bool redact) {
-  out.put('{');
-  bool first = true;
-  for (std::size_t i = 0; i < count; ++i) {
-    std::string_view name = name_of(i);
-    bool seen_before = false;
-    for (std::size_t j = 0; j < i && !seen_before; ++j)
-      seen_before = http::iequals(name_of(j), name);
-    if (seen_before) continue;
-    if (!first) out.put(',');
-    first = false;
-    out.lower_string(name);
-    out.put(':');
-    if (redact && is_redacted(name)) {
-      out.literal("\"REDACTED\"");
-      continue;
-    }
-    std::size_t repeats = 0;
-    for (std::size_t j = i + 1; j < count; ++j) repeats += http::iequals(name_of(j), name) ? 1 : 0;
-    if (repeats == 0) {
-      out.string(value_of(i));
-      continue;
-    }
-    out.put('[');
-    out.string(value_of(i));
-    for (std::size_t j = i + 1; j < count; ++j) {
-      if (!http::iequals(name_of(j), name)) continue;
-      out.put(',');
-      out.string(value_of(j));
-    }
-    out.put(']');
-  }
-  out.put('}');
-}
-
+// values of its later repetitions.
 template <class Names, class Values>
 void write_header_table(Cursor& out, std::size_t count, Names name_of, Values value_of,
                         bool redact) {
-  // Up to 64 headers (always, in practice): the names are fetched once and every pair
-  // compared once, by length first; bit i of `repeat` marks a header named like an earlier
-  // one, bit i of `repeated` a first occurrence that has later ones.
-  constexpr std::size_t kTracked = 64;
-  if (count > kTracked) return write_header_table_quadratic(out, count, name_of, value_of, redact);
-  std::array<std::string_view, kTracked> names;
-  uint64_t repeat = 0;
-  uint64_t repeated = 0;
+  // The names are fetched once and every likely pair compared once, by length first; bit i of
+  // `repeat` marks a header named like an earlier one, bit i of `repeated` a first occurrence
+  // that has later ones. Up to 64 headers (always, in practice) everything stays on the stack.
+  constexpr std::size_t kInline = 64;
+  std::array<std::string_view, kInline> inline_names;
+  std::array<uint64_t, 2> inline_bits{};
+  std::vector<std::string_view> heap_names;
+  std::vector<uint64_t> heap_bits;
+  const std::size_t words = (count + 63) / 64;
+  std::string_view* names = inline_names.data();
+  uint64_t* repeat = inline_bits.data();
+  if (count > kInline) {
+    heap_names.resize(count);
+    heap_bits.assign(2 * words, 0);
+    names = heap_names.data();
+    repeat = heap_bits.data();
+  }
+  uint64_t* repeated = repeat + words;
+  auto bit = [](const uint64_t* bits, std::size_t i) { return (bits[i / 64] >> (i % 64)) & 1; };
+  auto set = [](uint64_t* bits, std::size_t i) { bits[i / 64] |= uint64_t{1} << (i % 64); };
   // A 64-bit filter of (length, first and last letter): a name whose bit is not set yet
   // cannot repeat an earlier one, so the pairwise scan runs only for likely repeats.
   uint64_t seen = 0;
@@ -235,14 +210,14 @@ void write_header_table(Cursor& out, std::size_t count, Names name_of, Values va
                                       : static_cast<unsigned>(name.size()) * 7 +
                                             static_cast<unsigned>(name.front() | 0x20) * 3 +
                                             static_cast<unsigned>(name.back() | 0x20);
-    const uint64_t bit = uint64_t{1} << (key % 64);
-    const bool maybe_repeat = (seen & bit) != 0;
-    seen |= bit;
+    const uint64_t filter_bit = uint64_t{1} << (key % 64);
+    const bool maybe_repeat = (seen & filter_bit) != 0;
+    seen |= filter_bit;
     if (!maybe_repeat) continue;
     for (std::size_t j = 0; j < i; ++j) {
-      if (names[j].size() == names[i].size() && http::iequals(names[j], names[i])) {
-        repeat |= uint64_t{1} << i;
-        repeated |= uint64_t{1} << j;  // the first match is the first occurrence
+      if (names[j].size() == name.size() && http::iequals(names[j], name)) {
+        set(repeat, i);
+        set(repeated, j);  // the first match is the first occurrence
         break;
       }
     }
@@ -250,7 +225,7 @@ void write_header_table(Cursor& out, std::size_t count, Names name_of, Values va
   out.put('{');
   bool first = true;
   for (std::size_t i = 0; i < count; ++i) {
-    if (repeat & (uint64_t{1} << i)) continue;
+    if (bit(repeat, i)) continue;
     std::string_view name = names[i];
     if (!first) out.put(',');
     first = false;
@@ -260,7 +235,7 @@ void write_header_table(Cursor& out, std::size_t count, Names name_of, Values va
       out.literal("\"REDACTED\"");
       continue;
     }
-    if (!(repeated & (uint64_t{1} << i))) {
+    if (!bit(repeated, i)) {
       out.string(value_of(i));
       continue;
     }
