@@ -13,7 +13,9 @@
 #include "gateway/app/gateway_app.h"
 #include "gateway/plugins/jwt/base64url.h"
 #include "http/server.h"
+#include "support/gateway_app.h"
 #include "support/http_client.h"
+#include "support/loopback_upstream.h"
 #include "support/process.h"
 
 namespace suoke::testing {
@@ -77,18 +79,11 @@ TEST(GatewayJwt, DeclarativeConsumersAndAdminCredentials) {
     }
     return http::Response::json(200, json::serialize(seen));
   });
-  auto upstream_port = upstream.listen({"127.0.0.1", 0});
-  ASSERT_TRUE(upstream_port.ok());
-  ASSERT_TRUE(upstream.start(1).ok());
+  auto upstream_port = serve_on_loopback(upstream);
+  ASSERT_TRUE(upstream_port.ok()) << upstream_port.error().message;
 
   TempDir dir;
-  gateway::GatewayOptions options;
-  options.proxy_listen = {"127.0.0.1", 0};
-  options.admin_listen = {"127.0.0.1", 0};
-  options.status_enabled = false;
-  options.workers = 2;
-  options.data_dir = dir.path();
-  options.config_text =
+  std::string config =
       "_format_version: \"3.0\"\n"
       "services:\n"
       "- name: agents\n"
@@ -115,7 +110,8 @@ TEST(GatewayJwt, DeclarativeConsumersAndAdminCredentials) {
       "  jwt_secrets:\n"
       "  - key: alice-key\n"
       "    secret: alice-secret\n";
-  auto app = gateway::GatewayApp::start(options);
+  auto app = gateway::GatewayApp::start(
+      loopback_gateway_options(config, {.admin = true, .workers = 2, .data_dir = dir.path()}));
   ASSERT_TRUE(app.ok()) << app.error().message;
   uint16_t proxy = (*app)->proxy_port(), admin = (*app)->admin_port();
 

@@ -16,7 +16,9 @@
 #include "gateway/app/gateway_app.h"
 #include "gateway/plugins/response_transformer_test_util.h"
 #include "http/server.h"
+#include "support/gateway_app.h"
 #include "support/http_client.h"
+#include "support/loopback_upstream.h"
 #include "support/process.h"
 
 namespace suoke::testing {
@@ -133,9 +135,8 @@ class ResponseTransformerGateway : public ::testing::Test {
           r.set_header("X-Internal", "upstream-detail");
           return r;
         });
-    auto port = upstream_->listen({"127.0.0.1", 0});
-    ASSERT_TRUE(port.ok());
-    ASSERT_TRUE(upstream_->start(1).ok());
+    auto port = serve_on_loopback(*upstream_);
+    ASSERT_TRUE(port.ok()) << port.error().message;
 
     chunked_ = std::make_unique<ChunkedUpstream>([](const std::string& head) {
       if (head.find("GET /big ") != std::string::npos)
@@ -193,15 +194,9 @@ services:
   // oversize policy are read when plugin instances are created, so at start).
   static Result<std::unique_ptr<gateway::GatewayApp>> start_gateway(const std::string& config,
                                                                     bool pass_through_oversize) {
-    gateway::GatewayOptions options;
-    options.proxy_listen = {"127.0.0.1", 0};
-    options.admin_enabled = false;
-    options.status_enabled = false;
-    options.workers = 1;
-    options.config_text = config;
     ::setenv("SUOKE_RESPONSE_TRANSFORMER_MAX_BODY_BYTES", std::to_string(kCap).c_str(), 1);
     if (pass_through_oversize) ::setenv("SUOKE_RESPONSE_TRANSFORMER_OVERSIZE", "pass-through", 1);
-    auto app = gateway::GatewayApp::start(options);
+    auto app = gateway::GatewayApp::start(loopback_gateway_options(config));
     ::unsetenv("SUOKE_RESPONSE_TRANSFORMER_MAX_BODY_BYTES");
     ::unsetenv("SUOKE_RESPONSE_TRANSFORMER_OVERSIZE");
     return app;
