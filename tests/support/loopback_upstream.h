@@ -1,5 +1,5 @@
-// Upstreams for integration tests: an http::Server on 127.0.0.1 with a port the kernel
-// picks, so test binaries running in parallel never clash.
+// Servers for integration tests on 127.0.0.1 with a port the kernel picks, so test binaries
+// running in parallel never clash.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,9 @@
 namespace suoke::testing {
 
 // Binds `server` to a free loopback port and starts it: the port, or the first failure.
-inline Result<uint16_t> serve_on_loopback(http::Server& server, int workers = 1) {
+// Server: http::Server, or one that listens and starts as it does (gateway::proxy::ProxyServer).
+template <class Server>
+Result<uint16_t> serve_on_loopback(Server& server, int workers = 1) {
   auto port = server.listen({"127.0.0.1", 0});
   if (!port.ok()) return port;
   if (auto started = server.start(workers); !started.ok()) return started.error();
