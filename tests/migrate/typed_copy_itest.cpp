@@ -10,7 +10,6 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -551,24 +550,10 @@ TEST_F(TypedCopyTest, PayloadWithANewerRdbVersionIsRefusedAndTheTypedCopyServesI
 // string cannot: Redis refuses to grow one past proto-max-bulk-len (APPEND, SETRANGE), so that
 // copy fails with an error naming the setting and leaves nothing behind.
 TEST_F(TypedCopyTest, PayloadsAboveTheTargetsProtoMaxBulkLen) {
-  struct Restore {
-    ~Restore() {
-      for (int port : cluster().master_ports()) cluster().cli(port, "CONFIG", "SET", "proto-max-bulk-len", "512mb");
-    }
-  } restore;
-  for (int port : cluster().master_ports()) {
-    ASSERT_EQ(cluster().cli(port, "CONFIG", "SET", "proto-max-bulk-len", "1mb"), "OK\n");
-  }
-  // Incompressible bytes (LZF would shrink a repetitive payload below the limit).
-  std::mt19937_64 rng(5);
-  auto random_bytes = [&](std::size_t n) {
-    std::string out(n, '\0');
-    for (auto& c : out) c = static_cast<char>(rng());
-    return out;
-  };
-  exec(*src_, {"RPUSH", "list", random_bytes(900 << 10), random_bytes(900 << 10), random_bytes(900 << 10),
-               random_bytes(900 << 10)});
-  exec(*src_, {"HSET", "hash", "a", random_bytes(1 << 20), "b", random_bytes(1 << 20), "c", random_bytes(1 << 20)});
+  test_fixtures::TargetProtoMaxBulkLen limit;
+  ASSERT_NO_FATAL_FAILURE(limit.set("1mb"));
+  test_fixtures::RandomBytes random_bytes(5);
+  test_fixtures::write_list_and_hash_over_1mb(*src_, random_bytes);
   exec(*src_, {"PEXPIRE", "hash", "900000"});
   exec(*src_, {"SET", "string", random_bytes(3 << 20)});
   for (const char* key : {"list", "hash", "string"}) {

@@ -7,7 +7,6 @@
 #include <atomic>
 #include <map>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -135,23 +134,10 @@ TEST_F(TypedFallbackTest, NewerRdbVersionEveryTypeArrivesByType) {
 }
 
 TEST_F(TypedFallbackTest, PayloadsAboveTheTargetsProtoMaxBulkLen) {
-  struct Restore {
-    ~Restore() {
-      for (int port : cluster().master_ports()) cluster().cli(port, "CONFIG", "SET", "proto-max-bulk-len", "512mb");
-    }
-  } restore;
-  for (int port : cluster().master_ports()) {
-    ASSERT_EQ(cluster().cli(port, "CONFIG", "SET", "proto-max-bulk-len", "1mb"), "OK\n");
-  }
-  std::mt19937_64 rng(9);
-  auto random_bytes = [&](std::size_t n) {
-    std::string out(n, '\0');
-    for (auto& c : out) c = static_cast<char>(rng());
-    return out;
-  };
-  exec(*src_, {"RPUSH", "list", random_bytes(900 << 10), random_bytes(900 << 10), random_bytes(900 << 10),
-               random_bytes(900 << 10)});
-  exec(*src_, {"HSET", "hash", "a", random_bytes(1 << 20), "b", random_bytes(1 << 20), "c", random_bytes(1 << 20)});
+  test_fixtures::TargetProtoMaxBulkLen limit;
+  ASSERT_NO_FATAL_FAILURE(limit.set("1mb"));
+  test_fixtures::RandomBytes random_bytes(9);
+  test_fixtures::write_list_and_hash_over_1mb(*src_, random_bytes);
   exec(*src_, {"SET", "small", "fits"});
   exec(*src_, {"SET", "string", random_bytes(3 << 20)});
   auto o = options();
