@@ -27,15 +27,7 @@ namespace suoke::migrate {
 namespace {
 
 using redis::Value;
-using suoke::testing::RedisCluster;
-using suoke::testing::RedisServer;
-
-using test_fixtures::cluster;
-using test_fixtures::source;
-
-using test_fixtures::connect;
-
-using test_fixtures::exec;
+using namespace test_fixtures;
 
 // prefix + i (not `"literal" + std::string`, which trips GCC 12's -Wrestrict false positive).
 std::string numbered(const char* prefix, int i) { return std::string(prefix).append(std::to_string(i)); }
@@ -550,10 +542,10 @@ TEST_F(TypedCopyTest, PayloadWithANewerRdbVersionIsRefusedAndTheTypedCopyServesI
 // string cannot: Redis refuses to grow one past proto-max-bulk-len (APPEND, SETRANGE), so that
 // copy fails with an error naming the setting and leaves nothing behind.
 TEST_F(TypedCopyTest, PayloadsAboveTheTargetsProtoMaxBulkLen) {
-  test_fixtures::TargetProtoMaxBulkLen limit;
+  TargetProtoMaxBulkLen limit;
   ASSERT_NO_FATAL_FAILURE(limit.set("1mb"));
-  test_fixtures::RandomBytes random_bytes(5);
-  test_fixtures::write_list_and_hash_over_1mb(*src_, random_bytes);
+  RandomBytes random_bytes(5);
+  write_list_and_hash_over_1mb(*src_, random_bytes);
   exec(*src_, {"PEXPIRE", "hash", "900000"});
   exec(*src_, {"SET", "string", random_bytes(3 << 20)});
   for (const char* key : {"list", "hash", "string"}) {

@@ -22,15 +22,7 @@ namespace suoke::migrate {
 namespace {
 
 using redis::Value;
-using suoke::testing::RedisCluster;
-using suoke::testing::RedisServer;
-
-using test_fixtures::cluster;
-using test_fixtures::source;
-
-using test_fixtures::connect;
-
-using test_fixtures::exec;
+using namespace test_fixtures;
 
 std::string flat(const Value& v) {
   if (v.type == Value::Type::kInteger) return std::to_string(v.integer);
@@ -134,10 +126,10 @@ TEST_F(TypedFallbackTest, NewerRdbVersionEveryTypeArrivesByType) {
 }
 
 TEST_F(TypedFallbackTest, PayloadsAboveTheTargetsProtoMaxBulkLen) {
-  test_fixtures::TargetProtoMaxBulkLen limit;
+  TargetProtoMaxBulkLen limit;
   ASSERT_NO_FATAL_FAILURE(limit.set("1mb"));
-  test_fixtures::RandomBytes random_bytes(9);
-  test_fixtures::write_list_and_hash_over_1mb(*src_, random_bytes);
+  RandomBytes random_bytes(9);
+  write_list_and_hash_over_1mb(*src_, random_bytes);
   exec(*src_, {"SET", "small", "fits"});
   exec(*src_, {"SET", "string", random_bytes(3 << 20)});
   auto o = options();
