@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "migrate/migrate.h"
 #include "redis/client.h"
 #include "support/redis_servers.h"
 
@@ -42,6 +43,26 @@ inline redis::Value exec(redis::Client& c, redis::Command cmd) {
   if (r->is_error()) throw std::runtime_error(cmd[0] + ": " + r->str);
   return std::move(*r);
 }
+
+// The shared source and cluster, flushed before every test, and a client to each.
+class SourceAndClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    source().cli("FLUSHALL");
+    for (int port : cluster().master_ports()) cluster().cli(port, "FLUSHALL");
+    src_ = connect(source().url());
+    dst_ = connect(cluster().seed_url());
+  }
+  // Options of a migration from the source to the cluster, for the test to add to.
+  MigrateOptions options() {
+    MigrateOptions o;
+    o.from = source().url();
+    o.to = cluster().seed_url();
+    return o;
+  }
+
+  std::unique_ptr<redis::Client> src_, dst_;
+};
 
 // Incompressible bytes, the same for the same seed: LZF would shrink a repetitive value's DUMP
 // payload below the size limit a test is about.

@@ -100,20 +100,8 @@ boost::json::object json_of(const std::string& out) {
   return boost::json::parse(line).as_object();
 }
 
-class MigrateTest : public ::testing::Test {
+class MigrateTest : public SourceAndClusterTest {
  protected:
-  void SetUp() override {
-    source().cli("FLUSHALL");
-    for (int port : cluster().master_ports()) cluster().cli(port, "FLUSHALL");
-    src_ = connect(source().url());
-    dst_ = connect(cluster().seed_url());
-  }
-  MigrateOptions options() {
-    MigrateOptions o;
-    o.from = source().url();
-    o.to = cluster().seed_url();
-    return o;
-  }
   MigrateReport migrate(const MigrateOptions& o) {
     auto r = run_migrate(o);
     if (!r.ok()) throw std::runtime_error("run_migrate: " + r.error().message);
@@ -195,8 +183,6 @@ class MigrateTest : public ::testing::Test {
   }
   const std::vector<std::string> kTypedKeys = {"str",  "empty",   "str:ttl", "int",  "hash",   "hash:big", "list",
                                                "set",  "intset",  "zset",    "stream", "{tag}a", "{tag}b"};
-
-  std::unique_ptr<redis::Client> src_, dst_;
 };
 
 TEST_F(MigrateTest, EveryTypeWithValuesAndTtls) {

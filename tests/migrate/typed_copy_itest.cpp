@@ -101,14 +101,8 @@ std::vector<std::string> temp_keys_left() {
   return keys;
 }
 
-class TypedCopyTest : public ::testing::Test {
+class TypedCopyTest : public SourceAndClusterTest {
  protected:
-  void SetUp() override {
-    source().cli("FLUSHALL");
-    for (int port : cluster().master_ports()) cluster().cli(port, "FLUSHALL");
-    src_ = connect(source().url());
-    dst_ = connect(cluster().seed_url());
-  }
   void TearDown() override {
     auto left = temp_keys_left();
     EXPECT_TRUE(left.empty()) << left.size() << " temporary keys left, e.g. " << left.front();
@@ -136,8 +130,6 @@ class TypedCopyTest : public ::testing::Test {
     EXPECT_EQ(content(*src_, key), b) << escape_key(key);
     EXPECT_EQ(exec(*src_, {"PEXPIRETIME", key}).integer, exec(*dst_, {"PEXPIRETIME", key}).integer) << escape_key(key);
   }
-
-  std::unique_ptr<redis::Client> src_, dst_;
 };
 
 TEST_F(TypedCopyTest, TempKeyIsInTheKeysSlotAndUnique) {

@@ -32,24 +32,12 @@ std::string flat(const Value& v) {
   return out + "]";
 }
 
-class TypedFallbackTest : public ::testing::Test {
+class TypedFallbackTest : public SourceAndClusterTest {
  protected:
-  void SetUp() override {
-    source().cli("FLUSHALL");
-    for (int port : cluster().master_ports()) cluster().cli(port, "FLUSHALL");
-    src_ = connect(source().url());
-    dst_ = connect(cluster().seed_url());
-  }
   void TearDown() override {
     for (int port : cluster().master_ports()) {
       EXPECT_EQ(cluster().cli(port, "--scan", "--pattern", std::string(kTypedTempPrefix) + "*"), "");
     }
-  }
-  MigrateOptions options() {
-    MigrateOptions o;
-    o.from = source().url();
-    o.to = cluster().seed_url();
-    return o;
   }
   MigrateReport migrate(const MigrateOptions& o) {
     auto r = run_migrate(o);
@@ -64,7 +52,6 @@ class TypedFallbackTest : public ::testing::Test {
     if (!r.ok()) throw std::runtime_error("verify: " + r.error().message);
     return std::move(*r);
   }
-  std::unique_ptr<redis::Client> src_, dst_;
 };
 
 TEST_F(TypedFallbackTest, NewerRdbVersionEveryTypeArrivesByType) {
