@@ -39,6 +39,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using suoke::testing::RedisCluster;
+using suoke::testing::wait_cluster_check_clean;
 
 constexpr int kThreads = 4;
 constexpr int kUsersPerThread = 25;
@@ -321,23 +322,6 @@ ReshardRun reshard(int via_port, const std::string& from, const std::string& to,
   run.output = suoke::testing::redis_detail::run_capture(argv, &run.exit_code, /*merge_stderr=*/true);
   run.seconds = seconds_since(t0);
   return run;
-}
-
-// redis-cli refuses to reshard until every node agrees on the slot configuration and no slot
-// is left open; after a reshard the other masters learn the new owners by gossip.
-bool wait_cluster_check_clean(int port, milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    int code = -1;
-    std::string out = suoke::testing::redis_detail::run_capture(
-        {"redis-cli", "--cluster", "check", "127.0.0.1:" + std::to_string(port)}, &code, true);
-    if (code == 0 && out.find("[OK] All nodes agree about slots configuration.") != std::string::npos &&
-        out.find("[WARNING]") == std::string::npos) {
-      return true;
-    }
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
 }
 
 TEST(SessionsReshardingItest, ReshardUnderLoadLosesNoOperationAndNoSession) {
