@@ -17,6 +17,7 @@
 #include "support/http_client.h"
 #include "support/loopback_upstream.h"
 #include "support/process.h"
+#include "support/public_key_pem.h"
 
 namespace suoke::testing {
 namespace {
@@ -54,16 +55,6 @@ std::string rs256_token(EVP_PKEY* key, const std::string& iss, int64_t exp) {
   EVP_MD_CTX_free(ctx);
   sig.resize(len);
   return input + "." + encode_base64url(sig);
-}
-
-std::string public_pem(EVP_PKEY* key) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PUBKEY(bio, key);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<std::size_t>(n));
-  BIO_free(bio);
-  return pem;
 }
 
 TEST(GatewayJwt, DeclarativeConsumersAndAdminCredentials) {
