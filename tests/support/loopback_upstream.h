@@ -2,6 +2,10 @@
 // running in parallel never clash.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <string>
 
@@ -23,6 +27,27 @@ Result<uint16_t> serve_on_loopback(Server& server, int workers = 1) {
 // what the gateway forwarded.
 inline http::Response echo_path(const http::Request& request) {
   return http::Response::json(200, R"({"path":")" + std::string(request.path()) + R"("})");
+}
+
+// A TCP socket listening on 127.0.0.1 at a port the kernel picks, for upstreams written on
+// raw sockets (behaviour http::Server cannot produce). The caller owns fd.
+struct LoopbackSocket {
+  int fd;
+  uint16_t port;
+};
+
+inline LoopbackSocket listen_on_loopback(int backlog) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::listen(fd, backlog);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  return {fd, ntohs(addr.sin_port)};
 }
 
 }  // namespace suoke::testing
