@@ -18,11 +18,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "redis/client.h"
@@ -261,8 +263,10 @@ class Worker {
   std::set<std::string> removed_;
 };
 
-// Slots CLUSTER NODES assigns to node `id` ("a-b" and "a" entries; "[...]" are open slots).
-int slot_count(const std::string& nodes, const std::string& id) {
+// The slot ranges CLUSTER NODES assigns to node `id` ("a-b" and "a" entries; "[...]" are open
+// slots, left out), or nullopt when the node is not listed.
+std::optional<std::vector<std::pair<int, int>>> slot_ranges(const std::string& nodes,
+                                                            const std::string& id) {
   std::istringstream lines(nodes);
   std::string line;
   while (std::getline(lines, line)) {
@@ -272,37 +276,36 @@ int slot_count(const std::string& nodes, const std::string& id) {
     if (node_id != id) continue;
     for (int i = 0; i < 7 && fields >> field; ++i) {
     }
-    int n = 0;
+    std::vector<std::pair<int, int>> ranges;
     while (fields >> field) {
       if (field.empty() || field[0] == '[') continue;
       auto dash = field.find('-');
-      n += dash == std::string::npos ? 1 : std::stoi(field.substr(dash + 1)) - std::stoi(field.substr(0, dash)) + 1;
+      int lo = std::stoi(field.substr(0, dash));
+      ranges.emplace_back(lo, dash == std::string::npos ? lo : std::stoi(field.substr(dash + 1)));
     }
-    return n;
+    return ranges;
   }
-  return -1;
+  return std::nullopt;
+}
+
+// Slots CLUSTER NODES assigns to node `id`, -1 if the node is not listed.
+int slot_count(const std::string& nodes, const std::string& id) {
+  auto ranges = slot_ranges(nodes, id);
+  if (!ranges) return -1;
+  int n = 0;
+  for (const auto& [lo, hi] : *ranges) n += hi - lo + 1;
+  return n;
 }
 
 // The lowest slot CLUSTER NODES assigns to node `id`, -1 if none.
 int first_slot_of(const std::string& nodes, const std::string& id) {
-  std::istringstream lines(nodes);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream fields(line);
-    std::string node_id, field;
-    fields >> node_id;
-    if (node_id != id) continue;
-    for (int i = 0; i < 7 && fields >> field; ++i) {
-    }
-    int first = -1;
-    while (fields >> field) {
-      if (field.empty() || field[0] == '[') continue;
-      int lo = std::stoi(field.substr(0, field.find('-')));
-      if (first < 0 || lo < first) first = lo;
-    }
-    return first;
+  auto ranges = slot_ranges(nodes, id);
+  if (!ranges) return -1;
+  int first = -1;
+  for (const auto& [lo, hi] : *ranges) {
+    if (first < 0 || lo < first) first = lo;
   }
-  return -1;
+  return first;
 }
 
 struct ReshardRun {
