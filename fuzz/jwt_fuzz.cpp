@@ -20,6 +20,7 @@
 #include "gateway/plugins/jwt/base64url.h"
 #include "gateway/plugins/jwt/handler.h"
 #include "http/message.h"
+#include "support/public_key_pem.h"
 
 namespace {
 
@@ -29,6 +30,7 @@ using suoke::gateway::plugins::HeaderView;
 using suoke::gateway::plugins::PluginHandler;
 using suoke::gateway::plugins::PluginRuntime;
 using suoke::gateway::plugins::RequestContext;
+using suoke::testing::public_pem;
 
 class Headers final : public HeaderView {
  public:
@@ -40,16 +42,6 @@ class Headers final : public HeaderView {
     return suoke::http::find_header(list, n);
   }
 };
-
-std::string pem_of(EVP_PKEY* key) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PUBKEY(bio, key);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<std::size_t>(n));
-  BIO_free(bio);
-  return pem;
-}
 
 struct World {
   suoke::FakeClock clock;
@@ -67,8 +59,8 @@ World* make_world() {
   w->snapshot.jwt_credentials = {
       {"k1", "c1", "hs256", "fuzz-secret", "HS256", ""},
       {"k2", "c2", "hs512", "fuzz-secret", "HS512", ""},
-      {"k3", "c1", "rs256", "", "RS256", pem_of(rsa)},
-      {"k4", "c2", "es256", "", "ES256", pem_of(ec)},
+      {"k3", "c1", "rs256", "", "RS256", public_pem(rsa)},
+      {"k4", "c2", "es256", "", "ES256", public_pem(ec)},
       {"k5", "gone", "orphan", "fuzz-secret", "HS256", ""},
   };
   EVP_PKEY_free(rsa);

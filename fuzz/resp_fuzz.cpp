@@ -13,22 +13,14 @@
 
 #include "redis/resp/encoder.h"
 #include "redis/resp/parser.h"
+#include "support/redis_value.h"
 
 namespace {
 
 using suoke::redis::Command;
 using suoke::redis::Value;
+using suoke::testing::same;
 namespace resp = suoke::redis::resp;
-
-bool same(const Value& a, const Value& b) {
-  if (a.type != b.type || a.str != b.str || a.integer != b.integer || a.elements.size() != b.elements.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.elements.size(); ++i) {
-    if (!same(a.elements[i], b.elements[i])) return false;
-  }
-  return true;
-}
 
 // Maps of odd size cannot be written back; they only come from a truncated stream anyway.
 bool encodable(const Value& v) {

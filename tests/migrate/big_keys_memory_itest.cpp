@@ -69,6 +69,25 @@ MeasuredRun verify_in_child() {
                                       child_env());
 }
 
+// `suoke migrate` of `key` in a child takes the typed copy within the peak RSS bound; `what`
+// names the key in the printed peak.
+void expect_typed_copy_in_bounded_memory(const std::string& key, const char* what) {
+  auto copy = copy_in_child(key);
+  ASSERT_EQ(copy.exit_code, 0) << copy.output;
+  EXPECT_NE(copy.output.find("\"typed\":1"), std::string::npos) << copy.output;
+  std::printf("suoke migrate of %s: peak RSS %ld KiB\n", what, copy.max_rss_kb);
+  EXPECT_LT(copy.max_rss_kb, peak_rss_bound_kb());
+}
+
+// `suoke verify` in a child finds source and target equal within the peak RSS bound; `what`
+// names the data in the printed peak.
+void expect_clean_verify_in_bounded_memory(const char* what) {
+  auto verify = verify_in_child();
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  std::printf("verify of %s: peak RSS %ld KiB\n", what, verify.max_rss_kb);
+  EXPECT_LT(verify.max_rss_kb, peak_rss_bound_kb());
+}
+
 class BigKeysTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -107,16 +126,8 @@ TEST_F(BigKeysTest, HundredMegabyteStringCopiedAndVerifiedInBoundedMemory) {
   std::printf("control, redis-cli GET of the 100 MB string: peak RSS %ld KiB\n", holder.max_rss_kb);
   EXPECT_GT(holder.max_rss_kb, 100L * 1024);
 
-  auto copy = copy_in_child("big:string");
-  ASSERT_EQ(copy.exit_code, 0) << copy.output;
-  EXPECT_NE(copy.output.find("\"typed\":1"), std::string::npos) << copy.output;
-  std::printf("suoke migrate of a 100 MB string: peak RSS %ld KiB\n", copy.max_rss_kb);
-  EXPECT_LT(copy.max_rss_kb, peak_rss_bound_kb());
-
-  auto verify = verify_in_child();
-  EXPECT_EQ(verify.exit_code, 0) << verify.output;
-  std::printf("verify of a 100 MB string: peak RSS %ld KiB\n", verify.max_rss_kb);
-  EXPECT_LT(verify.max_rss_kb, peak_rss_bound_kb());
+  ASSERT_NO_FATAL_FAILURE(expect_typed_copy_in_bounded_memory("big:string", "a 100 MB string"));
+  expect_clean_verify_in_bounded_memory("a 100 MB string");
 
   // verify is not clean by accident: one byte changed in the middle is found.
   auto dst = connect(cluster().seed_url());
@@ -136,16 +147,8 @@ TEST_F(BigKeysTest, MillionFieldHashCopiedAndVerifiedInBoundedMemory) {
       "return redis.call('HLEN', KEYS[1])";
   ASSERT_EQ(source().cli("EVAL", script, "1", "big:hash"), "1000000\n");
 
-  auto copy = copy_in_child("big:hash");
-  ASSERT_EQ(copy.exit_code, 0) << copy.output;
-  EXPECT_NE(copy.output.find("\"typed\":1"), std::string::npos) << copy.output;
-  std::printf("suoke migrate of a 1M-field hash: peak RSS %ld KiB\n", copy.max_rss_kb);
-  EXPECT_LT(copy.max_rss_kb, peak_rss_bound_kb());
-
-  auto verify = verify_in_child();
-  EXPECT_EQ(verify.exit_code, 0) << verify.output;
-  std::printf("verify of a 1M-field hash: peak RSS %ld KiB\n", verify.max_rss_kb);
-  EXPECT_LT(verify.max_rss_kb, peak_rss_bound_kb());
+  ASSERT_NO_FATAL_FAILURE(expect_typed_copy_in_bounded_memory("big:hash", "a 1M-field hash"));
+  expect_clean_verify_in_bounded_memory("a 1M-field hash");
 
   auto dst = connect(cluster().seed_url());
   auto hlen = dst->exec({"HLEN", "big:hash"});
@@ -171,10 +174,7 @@ TEST_F(BigKeysTest, ManyMediumStringsVerifiedInBoundedMemory) {
       {SUOKE_BINARY, "migrate", "--from", source().url(), "--to", cluster().seed_url(), "--batch", "10"});
   ASSERT_EQ(copy.exit_code, 0) << copy.output;
 
-  auto verify = verify_in_child();
-  EXPECT_EQ(verify.exit_code, 0) << verify.output;
-  std::printf("verify of 60 strings of 900 KiB: peak RSS %ld KiB\n", verify.max_rss_kb);
-  EXPECT_LT(verify.max_rss_kb, peak_rss_bound_kb());
+  expect_clean_verify_in_bounded_memory("60 strings of 900 KiB");
 
   auto dst = connect(cluster().seed_url());
   ASSERT_TRUE(dst->exec({"SETRANGE", "medium:42", "1000", "x"}).ok());

@@ -38,15 +38,30 @@
 namespace suoke::migrate {
 namespace {
 
-using suoke::testing::RedisCluster;
 using suoke::testing::RedisServer;
+using namespace test_fixtures;
 
-using test_fixtures::cluster;
-using test_fixtures::source;
+// Stops a run, as a signal would, when it is about to read its `batch`-th batch, so that a
+// test can look at the checkpoint before it resumes the run.
+class StopAtBatch {
+ public:
+  StopAtBatch(MigrateOptions& o, int batch) {
+    o.stop = &stop_;
+    o.before_read = [this, batch](const std::vector<std::string>&) {
+      if (++batches_ == batch) stop_ = true;
+    };
+  }
+  // Makes `o` resume the stopped run from its checkpoint and run it to the end.
+  void resume(MigrateOptions& o) {
+    stop_ = false;
+    o.before_read = nullptr;
+    o.resume = true;
+  }
 
-using test_fixtures::connect;
-
-using test_fixtures::exec;
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> batches_{0};
+};
 
 uint64_t target_dbsize() {
   uint64_t n = 0;
@@ -85,20 +100,8 @@ boost::json::object json_of(const std::string& out) {
   return boost::json::parse(line).as_object();
 }
 
-class MigrateTest : public ::testing::Test {
+class MigrateTest : public SourceAndClusterTest {
  protected:
-  void SetUp() override {
-    source().cli("FLUSHALL");
-    for (int port : cluster().master_ports()) cluster().cli(port, "FLUSHALL");
-    src_ = connect(source().url());
-    dst_ = connect(cluster().seed_url());
-  }
-  MigrateOptions options() {
-    MigrateOptions o;
-    o.from = source().url();
-    o.to = cluster().seed_url();
-    return o;
-  }
   MigrateReport migrate(const MigrateOptions& o) {
     auto r = run_migrate(o);
     if (!r.ok()) throw std::runtime_error("run_migrate: " + r.error().message);
@@ -180,8 +183,6 @@ class MigrateTest : public ::testing::Test {
   }
   const std::vector<std::string> kTypedKeys = {"str",  "empty",   "str:ttl", "int",  "hash",   "hash:big", "list",
                                                "set",  "intset",  "zset",    "stream", "{tag}a", "{tag}b"};
-
-  std::unique_ptr<redis::Client> src_, dst_;
 };
 
 TEST_F(MigrateTest, EveryTypeWithValuesAndTtls) {
@@ -879,18 +880,13 @@ void stop_then_resume(redis::Client& source, redis::Client& target, const std::s
   for (int i = 0; i < kKeys; ++i) cmds.push_back({"SET", "sr:" + std::to_string(i), std::to_string(i)});
   for (auto& r : source.exec_pipeline(std::move(cmds))) ASSERT_TRUE(r.ok() && !r->is_error());
   auto dir = suoke::testing::redis_detail::make_temp_dir("suoke-migrate-stop");
-  std::atomic<bool> stop{false};
-  std::atomic<int> batches{0};
   MigrateOptions o;
   o.from = from;
   o.to = to;
   o.batch = 100;
   o.parallel = 3;
   o.checkpoint_path = dir + "/cp";
-  o.stop = &stop;
-  o.before_read = [&](const std::vector<std::string>&) {
-    if (++batches == 12) stop = true;
-  };
+  StopAtBatch stop_at(o, 12);
   auto first = run_migrate(o);
   ASSERT_TRUE(first.ok()) << first.error().message;
   EXPECT_TRUE(first->stopped);
@@ -900,9 +896,7 @@ void stop_then_resume(redis::Client& source, redis::Client& target, const std::s
   EXPECT_LE(cp->counts.migrated, first->migrated);
   EXPECT_GE(target_keys(), cp->counts.migrated);
   EXPECT_FALSE(cp->position.cursors.empty()) << "stopped mid-scan: a cursor to continue from";
-  stop = false;
-  o.before_read = nullptr;
-  o.resume = true;
+  stop_at.resume(o);
   auto second = run_migrate(o);
   ASSERT_TRUE(second.ok()) << second.error().message;
   EXPECT_TRUE(second->resumed);
@@ -1002,18 +996,13 @@ TEST_F(MigrateTest, BinaryMatchAndKeyPrefixSurviveStopAndResume) {
   cmds.push_back({"SET", "other", "not matched"});
   for (auto& r : src_->exec_pipeline(std::move(cmds))) ASSERT_TRUE(r.ok() && !r->is_error());
   auto dir = suoke::testing::redis_detail::make_temp_dir("suoke-migrate-binprefix");
-  std::atomic<bool> stop{false};
-  std::atomic<int> batches{0};
   auto o = options();
   o.match = name_start + "*";
   o.key_prefix = std::string("p\xfe\x00{x}\n:", 8);
   o.batch = 100;
   o.parallel = 2;
   o.checkpoint_path = dir + "/cp";
-  o.stop = &stop;
-  o.before_read = [&](const std::vector<std::string>&) {
-    if (++batches == 5) stop = true;
-  };
+  StopAtBatch stop_at(o, 5);
   auto first = run_migrate(o);
   ASSERT_TRUE(first.ok()) << first.error().message;
   EXPECT_TRUE(first->stopped);
@@ -1021,9 +1010,7 @@ TEST_F(MigrateTest, BinaryMatchAndKeyPrefixSurviveStopAndResume) {
   ASSERT_TRUE(cp.ok()) << cp.error().message;
   EXPECT_EQ(cp->match, o.match);
   EXPECT_EQ(cp->key_prefix, o.key_prefix);
-  stop = false;
-  o.before_read = nullptr;
-  o.resume = true;
+  stop_at.resume(o);
   auto second = run_migrate(o);
   ASSERT_TRUE(second.ok()) << second.error().message;
   EXPECT_TRUE(second->resumed);

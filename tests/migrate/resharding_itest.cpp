@@ -24,6 +24,7 @@ namespace {
 
 using suoke::testing::RedisCluster;
 using suoke::testing::RedisServer;
+using suoke::testing::wait_cluster_check_clean;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
@@ -33,21 +34,6 @@ constexpr int kReshardSlots = 1500;
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;
-}
-
-bool wait_cluster_check_clean(int port, milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    int code = -1;
-    std::string out = suoke::testing::redis_detail::run_capture(
-        {"redis-cli", "--cluster", "check", "127.0.0.1:" + std::to_string(port)}, &code, true);
-    if (code == 0 && out.find("[OK] All nodes agree about slots configuration.") != std::string::npos &&
-        out.find("[WARNING]") == std::string::npos) {
-      return true;
-    }
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
 }
 
 TEST(MigrateReshardingItest, ReshardDuringTheCopyLosesNothing) {

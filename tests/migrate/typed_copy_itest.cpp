@@ -10,7 +10,6 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -28,15 +27,7 @@ namespace suoke::migrate {
 namespace {
 
 using redis::Value;
-using suoke::testing::RedisCluster;
-using suoke::testing::RedisServer;
-
-using test_fixtures::cluster;
-using test_fixtures::source;
-
-using test_fixtures::connect;
-
-using test_fixtures::exec;
+using namespace test_fixtures;
 
 // prefix + i (not `"literal" + std::string`, which trips GCC 12's -Wrestrict false positive).
 std::string numbered(const char* prefix, int i) { return std::string(prefix).append(std::to_string(i)); }
@@ -110,14 +101,8 @@ std::vector<std::string> temp_keys_left() {
   return keys;
 }
 
-class TypedCopyTest : public ::testing::Test {
+class TypedCopyTest : public SourceAndClusterTest {
  protected:
-  void SetUp() override {
-    source().cli("FLUSHALL");
-    for (int port : cluster().master_ports()) cluster().cli(port, "FLUSHALL");
-    src_ = connect(source().url());
-    dst_ = connect(cluster().seed_url());
-  }
   void TearDown() override {
     auto left = temp_keys_left();
     EXPECT_TRUE(left.empty()) << left.size() << " temporary keys left, e.g. " << left.front();
@@ -145,8 +130,6 @@ class TypedCopyTest : public ::testing::Test {
     EXPECT_EQ(content(*src_, key), b) << escape_key(key);
     EXPECT_EQ(exec(*src_, {"PEXPIRETIME", key}).integer, exec(*dst_, {"PEXPIRETIME", key}).integer) << escape_key(key);
   }
-
-  std::unique_ptr<redis::Client> src_, dst_;
 };
 
 TEST_F(TypedCopyTest, TempKeyIsInTheKeysSlotAndUnique) {
@@ -551,24 +534,10 @@ TEST_F(TypedCopyTest, PayloadWithANewerRdbVersionIsRefusedAndTheTypedCopyServesI
 // string cannot: Redis refuses to grow one past proto-max-bulk-len (APPEND, SETRANGE), so that
 // copy fails with an error naming the setting and leaves nothing behind.
 TEST_F(TypedCopyTest, PayloadsAboveTheTargetsProtoMaxBulkLen) {
-  struct Restore {
-    ~Restore() {
-      for (int port : cluster().master_ports()) cluster().cli(port, "CONFIG", "SET", "proto-max-bulk-len", "512mb");
-    }
-  } restore;
-  for (int port : cluster().master_ports()) {
-    ASSERT_EQ(cluster().cli(port, "CONFIG", "SET", "proto-max-bulk-len", "1mb"), "OK\n");
-  }
-  // Incompressible bytes (LZF would shrink a repetitive payload below the limit).
-  std::mt19937_64 rng(5);
-  auto random_bytes = [&](std::size_t n) {
-    std::string out(n, '\0');
-    for (auto& c : out) c = static_cast<char>(rng());
-    return out;
-  };
-  exec(*src_, {"RPUSH", "list", random_bytes(900 << 10), random_bytes(900 << 10), random_bytes(900 << 10),
-               random_bytes(900 << 10)});
-  exec(*src_, {"HSET", "hash", "a", random_bytes(1 << 20), "b", random_bytes(1 << 20), "c", random_bytes(1 << 20)});
+  TargetProtoMaxBulkLen limit;
+  ASSERT_NO_FATAL_FAILURE(limit.set("1mb"));
+  RandomBytes random_bytes(5);
+  write_list_and_hash_over_1mb(*src_, random_bytes);
   exec(*src_, {"PEXPIRE", "hash", "900000"});
   exec(*src_, {"SET", "string", random_bytes(3 << 20)});
   for (const char* key : {"list", "hash", "string"}) {

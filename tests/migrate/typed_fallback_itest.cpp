@@ -7,7 +7,6 @@
 #include <atomic>
 #include <map>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -23,15 +22,7 @@ namespace suoke::migrate {
 namespace {
 
 using redis::Value;
-using suoke::testing::RedisCluster;
-using suoke::testing::RedisServer;
-
-using test_fixtures::cluster;
-using test_fixtures::source;
-
-using test_fixtures::connect;
-
-using test_fixtures::exec;
+using namespace test_fixtures;
 
 std::string flat(const Value& v) {
   if (v.type == Value::Type::kInteger) return std::to_string(v.integer);
@@ -41,24 +32,12 @@ std::string flat(const Value& v) {
   return out + "]";
 }
 
-class TypedFallbackTest : public ::testing::Test {
+class TypedFallbackTest : public SourceAndClusterTest {
  protected:
-  void SetUp() override {
-    source().cli("FLUSHALL");
-    for (int port : cluster().master_ports()) cluster().cli(port, "FLUSHALL");
-    src_ = connect(source().url());
-    dst_ = connect(cluster().seed_url());
-  }
   void TearDown() override {
     for (int port : cluster().master_ports()) {
       EXPECT_EQ(cluster().cli(port, "--scan", "--pattern", std::string(kTypedTempPrefix) + "*"), "");
     }
-  }
-  MigrateOptions options() {
-    MigrateOptions o;
-    o.from = source().url();
-    o.to = cluster().seed_url();
-    return o;
   }
   MigrateReport migrate(const MigrateOptions& o) {
     auto r = run_migrate(o);
@@ -73,7 +52,6 @@ class TypedFallbackTest : public ::testing::Test {
     if (!r.ok()) throw std::runtime_error("verify: " + r.error().message);
     return std::move(*r);
   }
-  std::unique_ptr<redis::Client> src_, dst_;
 };
 
 TEST_F(TypedFallbackTest, NewerRdbVersionEveryTypeArrivesByType) {
@@ -135,23 +113,10 @@ TEST_F(TypedFallbackTest, NewerRdbVersionEveryTypeArrivesByType) {
 }
 
 TEST_F(TypedFallbackTest, PayloadsAboveTheTargetsProtoMaxBulkLen) {
-  struct Restore {
-    ~Restore() {
-      for (int port : cluster().master_ports()) cluster().cli(port, "CONFIG", "SET", "proto-max-bulk-len", "512mb");
-    }
-  } restore;
-  for (int port : cluster().master_ports()) {
-    ASSERT_EQ(cluster().cli(port, "CONFIG", "SET", "proto-max-bulk-len", "1mb"), "OK\n");
-  }
-  std::mt19937_64 rng(9);
-  auto random_bytes = [&](std::size_t n) {
-    std::string out(n, '\0');
-    for (auto& c : out) c = static_cast<char>(rng());
-    return out;
-  };
-  exec(*src_, {"RPUSH", "list", random_bytes(900 << 10), random_bytes(900 << 10), random_bytes(900 << 10),
-               random_bytes(900 << 10)});
-  exec(*src_, {"HSET", "hash", "a", random_bytes(1 << 20), "b", random_bytes(1 << 20), "c", random_bytes(1 << 20)});
+  TargetProtoMaxBulkLen limit;
+  ASSERT_NO_FATAL_FAILURE(limit.set("1mb"));
+  RandomBytes random_bytes(9);
+  write_list_and_hash_over_1mb(*src_, random_bytes);
   exec(*src_, {"SET", "small", "fits"});
   exec(*src_, {"SET", "string", random_bytes(3 << 20)});
   auto o = options();

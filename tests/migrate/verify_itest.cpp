@@ -131,6 +131,17 @@ bool has(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
+// Fills the source and copies it into the target, then checks that `suoke verify <flags>`
+// checks every key and exits 0: the baseline the corruptions are measured against.
+void copy_then_verify_clean(Client& src, Client& tgt, const std::string& from,
+                            const std::string& to, const std::string& flags, CliRun* clean) {
+  fill(src);
+  ASSERT_EQ(copy(src, tgt), kFilledKeys);
+  *clean = verify(from, to, flags);
+  ASSERT_EQ(clean->code, 0) << clean->out;
+  EXPECT_EQ(count(*clean, "checked"), kFilledKeys) << clean->out;
+}
+
 // Injects one corruption per category into the target and checks each is caught.
 void corrupt_and_check(Client& target, const std::string& from, const std::string& to) {
   exec(target, {"HSET", "hash", "f2", "changed"});                // changed hash field
@@ -191,12 +202,9 @@ TEST(VerifyItest, StandaloneToClusterCleanThenEachCorruptionCaught) {
   RedisCluster target;
   auto src = connect(source.url());
   auto tgt = connect(target.seed_url());
-  fill(*src);
-  ASSERT_EQ(copy(*src, *tgt), kFilledKeys);
-
-  CliRun clean = verify(source.url(), target.seed_url(), "--both-ways");
-  ASSERT_EQ(clean.code, 0) << clean.out;
-  EXPECT_EQ(count(clean, "checked"), kFilledKeys) << clean.out;
+  CliRun clean;
+  ASSERT_NO_FATAL_FAILURE(
+      copy_then_verify_clean(*src, *tgt, source.url(), target.seed_url(), "--both-ways", &clean));
   EXPECT_EQ(clean.json.at("mismatches").as_int64(), 0) << clean.out;
   EXPECT_TRUE(clean.json.at("clean").as_bool());
 
@@ -208,12 +216,9 @@ TEST(VerifyItest, ClusterToClusterCleanThenEachCorruptionCaught) {
   RedisCluster target;
   auto src = connect(source.seed_url());
   auto tgt = connect(target.seed_url());
-  fill(*src);
-  ASSERT_EQ(copy(*src, *tgt), kFilledKeys);
-
-  CliRun clean = verify(source.seed_url(), target.seed_url(), "--both-ways --batch 3");
-  ASSERT_EQ(clean.code, 0) << clean.out;
-  EXPECT_EQ(count(clean, "checked"), kFilledKeys) << clean.out;
+  CliRun clean;
+  ASSERT_NO_FATAL_FAILURE(copy_then_verify_clean(*src, *tgt, source.seed_url(), target.seed_url(),
+                                                 "--both-ways --batch 3", &clean));
 
   corrupt_and_check(*tgt, source.seed_url(), target.seed_url());
 }
@@ -223,12 +228,9 @@ TEST(VerifyItest, StandaloneToStandaloneCleanThenEachCorruptionCaught) {
   RedisServer target;
   auto src = connect(source.url());
   auto tgt = connect(target.url());
-  fill(*src);
-  ASSERT_EQ(copy(*src, *tgt), kFilledKeys);
-
-  CliRun clean = verify(source.url(), target.url(), "--both-ways");
-  ASSERT_EQ(clean.code, 0) << clean.out;
-  EXPECT_EQ(count(clean, "checked"), kFilledKeys) << clean.out;
+  CliRun clean;
+  ASSERT_NO_FATAL_FAILURE(
+      copy_then_verify_clean(*src, *tgt, source.url(), target.url(), "--both-ways", &clean));
 
   corrupt_and_check(*tgt, source.url(), target.url());
 }

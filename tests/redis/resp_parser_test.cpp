@@ -7,11 +7,13 @@
 
 #include "redis/resp/encoder.h"
 #include "redis/resp/parser.h"
+#include "support/redis_value.h"
 
 namespace suoke::redis::resp {
 namespace {
 
 using T = Value::Type;
+using suoke::testing::same;
 
 // Parses `wire` fed in one piece; expects exactly the values it holds and no leftover.
 std::vector<Value> parse_all(std::string_view wire, ParserLimits limits = {}) {
@@ -43,16 +45,6 @@ std::string parse_error(std::string_view wire, ParserLimits limits = {}) {
     }
     if (!r->has_value()) return "";
   }
-}
-
-bool same(const Value& a, const Value& b) {
-  if (a.type != b.type || a.str != b.str || a.integer != b.integer || a.elements.size() != b.elements.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.elements.size(); ++i) {
-    if (!same(a.elements[i], b.elements[i])) return false;
-  }
-  return true;
 }
 
 Value bulk(std::string s) {

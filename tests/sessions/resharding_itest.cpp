@@ -18,11 +18,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "redis/client.h"
@@ -39,6 +41,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using suoke::testing::RedisCluster;
+using suoke::testing::wait_cluster_check_clean;
 
 constexpr int kThreads = 4;
 constexpr int kUsersPerThread = 25;
@@ -260,8 +263,10 @@ class Worker {
   std::set<std::string> removed_;
 };
 
-// Slots CLUSTER NODES assigns to node `id` ("a-b" and "a" entries; "[...]" are open slots).
-int slot_count(const std::string& nodes, const std::string& id) {
+// The slot ranges CLUSTER NODES assigns to node `id` ("a-b" and "a" entries; "[...]" are open
+// slots, left out), or nullopt when the node is not listed.
+std::optional<std::vector<std::pair<int, int>>> slot_ranges(const std::string& nodes,
+                                                            const std::string& id) {
   std::istringstream lines(nodes);
   std::string line;
   while (std::getline(lines, line)) {
@@ -271,37 +276,36 @@ int slot_count(const std::string& nodes, const std::string& id) {
     if (node_id != id) continue;
     for (int i = 0; i < 7 && fields >> field; ++i) {
     }
-    int n = 0;
+    std::vector<std::pair<int, int>> ranges;
     while (fields >> field) {
       if (field.empty() || field[0] == '[') continue;
       auto dash = field.find('-');
-      n += dash == std::string::npos ? 1 : std::stoi(field.substr(dash + 1)) - std::stoi(field.substr(0, dash)) + 1;
+      int lo = std::stoi(field.substr(0, dash));
+      ranges.emplace_back(lo, dash == std::string::npos ? lo : std::stoi(field.substr(dash + 1)));
     }
-    return n;
+    return ranges;
   }
-  return -1;
+  return std::nullopt;
+}
+
+// Slots CLUSTER NODES assigns to node `id`, -1 if the node is not listed.
+int slot_count(const std::string& nodes, const std::string& id) {
+  auto ranges = slot_ranges(nodes, id);
+  if (!ranges) return -1;
+  int n = 0;
+  for (const auto& [lo, hi] : *ranges) n += hi - lo + 1;
+  return n;
 }
 
 // The lowest slot CLUSTER NODES assigns to node `id`, -1 if none.
 int first_slot_of(const std::string& nodes, const std::string& id) {
-  std::istringstream lines(nodes);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream fields(line);
-    std::string node_id, field;
-    fields >> node_id;
-    if (node_id != id) continue;
-    for (int i = 0; i < 7 && fields >> field; ++i) {
-    }
-    int first = -1;
-    while (fields >> field) {
-      if (field.empty() || field[0] == '[') continue;
-      int lo = std::stoi(field.substr(0, field.find('-')));
-      if (first < 0 || lo < first) first = lo;
-    }
-    return first;
+  auto ranges = slot_ranges(nodes, id);
+  if (!ranges) return -1;
+  int first = -1;
+  for (const auto& [lo, hi] : *ranges) {
+    if (first < 0 || lo < first) first = lo;
   }
-  return -1;
+  return first;
 }
 
 struct ReshardRun {
@@ -321,23 +325,6 @@ ReshardRun reshard(int via_port, const std::string& from, const std::string& to,
   run.output = suoke::testing::redis_detail::run_capture(argv, &run.exit_code, /*merge_stderr=*/true);
   run.seconds = seconds_since(t0);
   return run;
-}
-
-// redis-cli refuses to reshard until every node agrees on the slot configuration and no slot
-// is left open; after a reshard the other masters learn the new owners by gossip.
-bool wait_cluster_check_clean(int port, milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    int code = -1;
-    std::string out = suoke::testing::redis_detail::run_capture(
-        {"redis-cli", "--cluster", "check", "127.0.0.1:" + std::to_string(port)}, &code, true);
-    if (code == 0 && out.find("[OK] All nodes agree about slots configuration.") != std::string::npos &&
-        out.find("[WARNING]") == std::string::npos) {
-      return true;
-    }
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
 }
 
 TEST(SessionsReshardingItest, ReshardUnderLoadLosesNoOperationAndNoSession) {

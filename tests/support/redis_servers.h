@@ -718,4 +718,23 @@ class RedisCluster {
   std::vector<pid_t> pids_;
 };
 
+// True once `redis-cli --cluster check` through `port` finds every node agreeing on the slots
+// and no slot left open, false after `timeout`. redis-cli refuses to reshard until then, and
+// after a reshard the other masters learn the new owners by gossip.
+inline bool wait_cluster_check_clean(int port, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int code = -1;
+    std::string out = redis_detail::run_capture(
+        {"redis-cli", "--cluster", "check", "127.0.0.1:" + std::to_string(port)}, &code, true);
+    if (code == 0 &&
+        out.find("[OK] All nodes agree about slots configuration.") != std::string::npos &&
+        out.find("[WARNING]") == std::string::npos) {
+      return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 }  // namespace suoke::testing

@@ -6,7 +6,9 @@
 
 #include "gateway/app/gateway_app.h"
 #include "http/server.h"
+#include "support/gateway_app.h"
 #include "support/http_client.h"
+#include "support/loopback_upstream.h"
 #include "support/process.h"
 
 namespace suoke::testing {
@@ -24,17 +26,11 @@ class CorsGateway : public ::testing::Test {
           if (request.method == "OPTIONS") r.set_header("X-Upstream-Preflight", "yes");
           return r;
         });
-    auto port = upstream_->listen({"127.0.0.1", 0});
-    ASSERT_TRUE(port.ok());
-    ASSERT_TRUE(upstream_->start(1).ok());
+    auto port = serve_on_loopback(*upstream_);
+    ASSERT_TRUE(port.ok()) << port.error().message;
     std::string url = "http://127.0.0.1:" + std::to_string(*port);
 
-    gateway::GatewayOptions options;
-    options.proxy_listen = {"127.0.0.1", 0};
-    options.admin_enabled = false;
-    options.status_enabled = false;
-    options.workers = 1;
-    options.config_text = R"(_format_version: "3.0"
+    std::string config = R"(_format_version: "3.0"
 services:
 - name: api
   url: )" + url + R"(
@@ -65,7 +61,7 @@ plugins:
     credentials: true
     max_age: 3600
 )";
-    auto app = gateway::GatewayApp::start(options);
+    auto app = gateway::GatewayApp::start(loopback_gateway_options(config));
     ASSERT_TRUE(app.ok()) << app.error().message;
     app_ = std::move(app).value();
   }

@@ -2,18 +2,19 @@
 // serializer fields, and log rotation (rename + reopen) without restarting.
 #include <gtest/gtest.h>
 
-#include <utility>
-
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <utility>
 
 #include "gateway/app/gateway_app.h"
 #include "gateway/plugins/file_log/writer.h"
 #include "http/server.h"
+#include "support/gateway_app.h"
 #include "support/http_client.h"
+#include "support/loopback_upstream.h"
 #include "support/process.h"
 
 namespace suoke::testing {
@@ -36,26 +37,23 @@ std::vector<std::string> wait_for_lines(const std::string& path, std::size_t n) 
 class FileLogGatewayTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    upstream_ = std::make_unique<http::Server>("upstream", http::Limits{}, [](const http::Request&) {
-      auto r = http::Response::json(200, R"({"ok":true})");
-      r.set_header("X-Upstream", "yes");
-      return r;
-    });
-    auto port = upstream_->listen({"127.0.0.1", 0});
-    ASSERT_TRUE(port.ok());
-    ASSERT_TRUE(upstream_->start(1).ok());
+    upstream_ =
+        std::make_unique<http::Server>("upstream", http::Limits{}, [](const http::Request&) {
+          auto r = http::Response::json(200, R"({"ok":true})");
+          r.set_header("X-Upstream", "yes");
+          return r;
+        });
+    auto port = serve_on_loopback(*upstream_);
+    ASSERT_TRUE(port.ok()) << port.error().message;
     log_path_ = dir_.path() + "/access.log";
-    gateway::GatewayOptions options;
-    options.proxy_listen = {"127.0.0.1", 0};
-    options.admin_listen = {"127.0.0.1", 0};
-    options.status_enabled = false;
-    options.workers = 2;
-    options.config_text = "_format_version: \"3.0\"\nservices:\n- name: logged\n  url: http://127.0.0.1:" +
-                          std::to_string(*port) +
-                          "/base\n  routes:\n  - name: logged-route\n    paths: [/logged]\nplugins:\n"
-                          "- name: file-log\n  config:\n    path: " +
-                          log_path_ + "\n";
-    auto app = gateway::GatewayApp::start(options);
+    std::string config =
+        "_format_version: \"3.0\"\nservices:\n- name: logged\n  url: http://127.0.0.1:" +
+        std::to_string(*port) +
+        "/base\n  routes:\n  - name: logged-route\n    paths: [/logged]\nplugins:\n"
+        "- name: file-log\n  config:\n    path: " +
+        log_path_ + "\n";
+    auto app =
+        gateway::GatewayApp::start(loopback_gateway_options(config, {.admin = true, .workers = 2}));
     ASSERT_TRUE(app.ok()) << app.error().message;
     app_ = std::move(app).value();
   }

@@ -13,8 +13,11 @@
 #include "gateway/app/gateway_app.h"
 #include "gateway/plugins/jwt/base64url.h"
 #include "http/server.h"
+#include "support/gateway_app.h"
 #include "support/http_client.h"
+#include "support/loopback_upstream.h"
 #include "support/process.h"
+#include "support/public_key_pem.h"
 
 namespace suoke::testing {
 namespace {
@@ -54,16 +57,6 @@ std::string rs256_token(EVP_PKEY* key, const std::string& iss, int64_t exp) {
   return input + "." + encode_base64url(sig);
 }
 
-std::string public_pem(EVP_PKEY* key) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PUBKEY(bio, key);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<std::size_t>(n));
-  BIO_free(bio);
-  return pem;
-}
-
 TEST(GatewayJwt, DeclarativeConsumersAndAdminCredentials) {
   // The upstream echoes the identity headers it received.
   http::Server upstream("upstream", http::Limits{}, [](const http::Request& request) {
@@ -77,18 +70,11 @@ TEST(GatewayJwt, DeclarativeConsumersAndAdminCredentials) {
     }
     return http::Response::json(200, json::serialize(seen));
   });
-  auto upstream_port = upstream.listen({"127.0.0.1", 0});
-  ASSERT_TRUE(upstream_port.ok());
-  ASSERT_TRUE(upstream.start(1).ok());
+  auto upstream_port = serve_on_loopback(upstream);
+  ASSERT_TRUE(upstream_port.ok()) << upstream_port.error().message;
 
   TempDir dir;
-  gateway::GatewayOptions options;
-  options.proxy_listen = {"127.0.0.1", 0};
-  options.admin_listen = {"127.0.0.1", 0};
-  options.status_enabled = false;
-  options.workers = 2;
-  options.data_dir = dir.path();
-  options.config_text =
+  std::string config =
       "_format_version: \"3.0\"\n"
       "services:\n"
       "- name: agents\n"
@@ -115,7 +101,8 @@ TEST(GatewayJwt, DeclarativeConsumersAndAdminCredentials) {
       "  jwt_secrets:\n"
       "  - key: alice-key\n"
       "    secret: alice-secret\n";
-  auto app = gateway::GatewayApp::start(options);
+  auto app = gateway::GatewayApp::start(
+      loopback_gateway_options(config, {.admin = true, .workers = 2, .data_dir = dir.path()}));
   ASSERT_TRUE(app.ok()) << app.error().message;
   uint16_t proxy = (*app)->proxy_port(), admin = (*app)->admin_port();
 

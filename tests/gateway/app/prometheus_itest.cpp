@@ -14,7 +14,9 @@
 
 #include "gateway/app/gateway_app.h"
 #include "http/server.h"
+#include "support/gateway_app.h"
 #include "support/http_client.h"
+#include "support/loopback_upstream.h"
 #include "support/process.h"
 
 namespace suoke::testing {
@@ -39,24 +41,22 @@ class PrometheusGatewayTest : public ::testing::Test {
  protected:
   // `service`: a name unique to the test (the metrics registry is process-wide).
   void start(const std::string& service) {
-    upstream_ = std::make_unique<http::Server>("upstream", http::Limits{}, [](const http::Request& request) {
-      if (request.path() == "/missing") return http::Response::json(404, R"({"message":"nope"})");
-      return http::Response::json(200, R"({"ok":true})");
-    });
-    auto port = upstream_->listen({"127.0.0.1", 0});
-    ASSERT_TRUE(port.ok());
-    ASSERT_TRUE(upstream_->start(1).ok());
-    gateway::GatewayOptions options;
-    options.proxy_listen = {"127.0.0.1", 0};
-    options.admin_listen = {"127.0.0.1", 0};
-    options.status_listen = {"127.0.0.1", 0};
-    options.workers = 2;
-    options.config_text = "_format_version: \"3.0\"\nservices:\n- name: " + service + "\n  url: http://127.0.0.1:" +
-                          std::to_string(*port) + "\n  routes:\n  - name: " + service +
-                          "-route\n    paths: [/" + service +
-                          "]\nplugins:\n- name: prometheus\n  config:\n    status_code_metrics: true\n"
-                          "    latency_metrics: true\n    bandwidth_metrics: true\n";
-    auto app = gateway::GatewayApp::start(options);
+    upstream_ = std::make_unique<http::Server>(
+        "upstream", http::Limits{}, [](const http::Request& request) {
+          if (request.path() == "/missing")
+            return http::Response::json(404, R"({"message":"nope"})");
+          return http::Response::json(200, R"({"ok":true})");
+        });
+    auto port = serve_on_loopback(*upstream_);
+    ASSERT_TRUE(port.ok()) << port.error().message;
+    std::string config =
+        "_format_version: \"3.0\"\nservices:\n- name: " + service +
+        "\n  url: http://127.0.0.1:" + std::to_string(*port) + "\n  routes:\n  - name: " + service +
+        "-route\n    paths: [/" + service +
+        "]\nplugins:\n- name: prometheus\n  config:\n    status_code_metrics: true\n"
+        "    latency_metrics: true\n    bandwidth_metrics: true\n";
+    auto app = gateway::GatewayApp::start(
+        loopback_gateway_options(config, {.admin = true, .status = true, .workers = 2}));
     ASSERT_TRUE(app.ok()) << app.error().message;
     app_ = std::move(app).value();
   }
@@ -98,15 +98,23 @@ TEST_F(PrometheusGatewayTest, MetricsEndpointHasKongSeriesAndPassesPromtool) {
   }
   EXPECT_NE(text.find(ok_line), std::string::npos) << text;
   EXPECT_NE(text.find(R"(code="404",source="service")"), std::string::npos) << text;
-  EXPECT_NE(text.find(R"(kong_request_latency_ms_count{service="promsvc",route="promsvc-route",workspace="default"} 4)"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          R"(kong_request_latency_ms_count{service="promsvc",route="promsvc-route",workspace="default"} 4)"),
+      std::string::npos)
       << text;
-  EXPECT_NE(text.find(R"(kong_upstream_latency_ms_bucket{service="promsvc",route="promsvc-route",workspace="default",le="+Inf"} 4)"),
-            std::string::npos);
-  EXPECT_NE(text.find(R"(kong_kong_latency_ms_sum{service="promsvc",route="promsvc-route",workspace="default"})"),
-            std::string::npos);
-  EXPECT_NE(text.find(R"(kong_bandwidth_bytes{service="promsvc",route="promsvc-route",direction="egress",workspace="default",consumer=""})"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(
+          R"(kong_upstream_latency_ms_bucket{service="promsvc",route="promsvc-route",workspace="default",le="+Inf"} 4)"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find(
+          R"(kong_kong_latency_ms_sum{service="promsvc",route="promsvc-route",workspace="default"})"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find(
+          R"(kong_bandwidth_bytes{service="promsvc",route="promsvc-route",direction="egress",workspace="default",consumer=""})"),
+      std::string::npos);
   EXPECT_NE(text.find(R"(subsystem="http",state="active"} )"), std::string::npos) << text;
   EXPECT_NE(text.find("kong_nginx_requests_total{node_id="), std::string::npos);
   EXPECT_NE(text.find("kong_node_info{node_id="), std::string::npos);
@@ -120,9 +128,9 @@ TEST_F(PrometheusGatewayTest, MetricsEndpointHasKongSeriesAndPassesPromtool) {
   // promtool's naming conventions (units like "_ms", gauges named "_total"); the dashboards
   // need those names, so these findings, and only these, are expected.
   EXPECT_TRUE(rc == 0 || rc == 3) << output;
-  const std::vector<std::string> kong_names{"kong_bandwidth_bytes ",    "kong_kong_latency_ms ",
-                                            "kong_nginx_connections_total ", "kong_nginx_requests_total ",
-                                            "kong_request_latency_ms ", "kong_upstream_latency_ms "};
+  const std::vector<std::string> kong_names{
+      "kong_bandwidth_bytes ",      "kong_kong_latency_ms ",    "kong_nginx_connections_total ",
+      "kong_nginx_requests_total ", "kong_request_latency_ms ", "kong_upstream_latency_ms "};
   std::istringstream lines(output);
   for (std::string line; std::getline(lines, line);) {
     if (line.empty()) continue;
@@ -141,20 +149,23 @@ TEST_F(PrometheusGatewayTest, DebianPrometheusScrapesAndQueriesKongSeries) {
   TempDir dir;
   uint16_t prom_port = free_port();
   std::string config = dir.path() + "/prometheus.yml";
-  std::ofstream(config) << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n"
-                           "- job_name: suoke\n  static_configs:\n  - targets: ['127.0.0.1:"
-                        << app_->status_port() << "']\n";
+  std::ofstream(config)
+      << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n"
+         "- job_name: suoke\n  static_configs:\n  - targets: ['127.0.0.1:"
+      << app_->status_port() << "']\n";
   ChildProcess prometheus;
   ASSERT_TRUE(prometheus.start({"/usr/bin/prometheus", "--config.file=" + config,
                                 "--storage.tsdb.path=" + dir.path() + "/tsdb",
-                                "--web.listen-address=127.0.0.1:" + std::to_string(prom_port), "--log.level=warn"}));
+                                "--web.listen-address=127.0.0.1:" + std::to_string(prom_port),
+                                "--log.level=warn"}));
 
   boost::json::value result;
   bool found = false;
   for (int i = 0; i < 300 && !found; ++i) {  // up to 30 s: start-up plus a scrape
     std::this_thread::sleep_for(100ms);
-    auto reply = http_request(prom_port, "GET",
-                              "/api/v1/query?query=kong_http_requests_total%7Bservice%3D%22scrapesvc%22%7D");
+    auto reply =
+        http_request(prom_port, "GET",
+                     "/api/v1/query?query=kong_http_requests_total%7Bservice%3D%22scrapesvc%22%7D");
     if (!reply || reply->status != 200) continue;
     boost::system::error_code ec;
     auto body = boost::json::parse(reply->body, ec);

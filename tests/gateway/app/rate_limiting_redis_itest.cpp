@@ -6,35 +6,31 @@
 // that straddles an hour boundary is repeated once with a fresh value.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
 #include <fstream>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/clock.h"
-#include "gateway/plugins/rate_limiting/windows.h"
+#include "gateway/app/limited_route_load.h"
 #include "http/server.h"
 #include "support/http_client.h"
+#include "support/loopback_upstream.h"
 #include "support/process.h"
 #include "support/redis_servers.h"
 
 namespace suoke::testing {
 namespace {
 
-using gateway::plugins::rate_limiting::Period;
-using gateway::plugins::rate_limiting::window_for;
-
 constexpr int kLimit = 1000;
 constexpr int kGateways = 3;
 constexpr int kConnectionsPerGateway = 16;
 
-std::optional<uint16_t> start_gateway(ChildProcess& child, const std::string& data_dir, const std::string& config) {
-  if (!child.start({SUOKE_BINARY, "gateway", "--proxy-listen", "127.0.0.1:0", "--admin-listen", "off",
-                    "--status-listen", "off", "--workers", "2", "--data-dir", data_dir, "--config", config,
-                    "--log-level", "warn"})) {
+std::optional<uint16_t> start_gateway(ChildProcess& child, const std::string& data_dir,
+                                      const std::string& config) {
+  if (!child.start({SUOKE_BINARY, "gateway", "--proxy-listen", "127.0.0.1:0", "--admin-listen",
+                    "off", "--status-listen", "off", "--workers", "2", "--data-dir", data_dir,
+                    "--config", config, "--log-level", "warn"})) {
     return std::nullopt;
   }
   std::string line;
@@ -43,83 +39,41 @@ std::optional<uint16_t> start_gateway(ChildProcess& child, const std::string& da
   return static_cast<uint16_t>(std::stoi((*m)[1]));
 }
 
-struct RunResult {
-  int ok = 0, limited = 0, other = 0;
-  std::vector<std::string> problems;
-  bool straddled = false;
-};
-
-RunResult run(const std::vector<uint16_t>& proxies, const std::string& run_id) {
-  RunResult r;
-  std::mutex mu;
-  std::atomic<int> next{0};
-  int64_t hour_before = window_for(Period::kHour, Clock::system().now_ms()).index;
-  std::vector<std::thread> clients;
-  for (std::size_t g = 0; g < proxies.size(); ++g) {
-    for (int c = 0; c < kConnectionsPerGateway; ++c) {
-      clients.emplace_back([&, port = proxies[g]] {
-        HttpConnection conn("127.0.0.1", port);
-        while (next.fetch_add(1) < 3 * kLimit) {
-          auto reply = conn.request("GET", "/limited/item", {}, {{"X-Run-Id", run_id}});
-          std::lock_guard<std::mutex> lock(mu);
-          if (!reply) {
-            ++r.other;
-            r.problems.push_back("transport failure");
-            conn.close();
-            continue;
-          }
-          if (reply->status == 200) {
-            ++r.ok;
-          } else if (reply->status == 429) {
-            ++r.limited;
-            if (reply->header("x-ratelimit-remaining-hour") != "0") r.problems.push_back("bad 429 headers");
-          } else {
-            ++r.other;
-            r.problems.push_back("status " + std::to_string(reply->status) + ": " + reply->body);
-          }
+// kConnectionsPerGateway connections to each gateway make 3 x kLimit attempts in all.
+LimitedRun run(const std::vector<uint16_t>& proxies, const std::string& run_id) {
+  std::vector<uint16_t> connection_ports;
+  for (uint16_t proxy : proxies)
+    connection_ports.insert(connection_ports.end(), kConnectionsPerGateway, proxy);
+  return run_limited_load(
+      connection_ports, 3 * kLimit, run_id, [](const HttpReply& reply, LimitedRun& r) {
+        if (reply.status == 200) {
+          ++r.ok;
+        } else if (reply.status == 429) {
+          ++r.limited;
+          if (reply.header("x-ratelimit-remaining-hour") != "0")
+            r.problems.push_back("bad 429 headers");
+        } else {
+          ++r.other;
+          r.problems.push_back("status " + std::to_string(reply.status) + ": " + reply.body);
         }
       });
-    }
-  }
-  for (auto& t : clients) t.join();
-  r.straddled = window_for(Period::kHour, Clock::system().now_ms()).index != hour_before;
-  return r;
 }
 
 TEST(GatewayRateLimitingRedis, ThreeGatewaysShareOneLimitThroughTheCluster) {
   RedisCluster cluster;
-  http::Server upstream("upstream", http::Limits{}, [](const http::Request& request) {
-    return http::Response::json(200, R"({"path":")" + std::string(request.path()) + R"("})");
-  });
-  auto upstream_port = upstream.listen({"127.0.0.1", 0});
-  ASSERT_TRUE(upstream_port.ok());
-  ASSERT_TRUE(upstream.start(2).ok());
+  http::Server upstream("upstream", http::Limits{}, echo_path);
+  auto upstream_port = serve_on_loopback(upstream, 2);
+  ASSERT_TRUE(upstream_port.ok()) << upstream_port.error().message;
 
   TempDir dir;
   std::string config_path = dir.path() + "/kong.yml";
   {
     std::ofstream out(config_path);
-    out << "_format_version: \"3.0\"\n"
-           "services:\n"
-           "- name: limited\n"
-           "  url: http://127.0.0.1:"
-        << *upstream_port
-        << "\n"
-           "  routes:\n"
-           "  - name: limited-route\n"
-           "    paths: [/limited]\n"
-           "    plugins:\n"
-           "    - name: rate-limiting\n"
-           "      config:\n"
-           "        hour: "
-        << kLimit
-        << "\n"
-           "        limit_by: header\n"
-           "        header_name: X-Run-Id\n"
-           "        policy: redis\n"
-           "        redis_host: 127.0.0.1\n"
-           "        redis_port: "
-        << cluster.ports()[0] << "\n";
+    out << limited_route_config(*upstream_port, kLimit,
+                                "        policy: redis\n"
+                                "        redis_host: 127.0.0.1\n"
+                                "        redis_port: " +
+                                    std::to_string(cluster.ports()[0]) + "\n");
   }
   std::vector<std::unique_ptr<ChildProcess>> gateways;
   std::vector<std::unique_ptr<TempDir>> data_dirs;
@@ -133,12 +87,15 @@ TEST(GatewayRateLimitingRedis, ThreeGatewaysShareOneLimitThroughTheCluster) {
   }
 
   auto started = std::chrono::steady_clock::now();
-  RunResult r = run(proxies, "redis-run-1-" + std::to_string(Clock::system().now_ms()));
+  LimitedRun r = run(proxies, "redis-run-1-" + std::to_string(Clock::system().now_ms()));
   if (r.straddled) r = run(proxies, "redis-run-2-" + std::to_string(Clock::system().now_ms()));
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::printf("redis cluster rate limit %d/hour, %d gateways x %d connections, %d attempts: %d x 200, %d x 429, "
-              "%d other in %.2fs\n",
-              kLimit, kGateways, kConnectionsPerGateway, 3 * kLimit, r.ok, r.limited, r.other, seconds);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::printf(
+      "redis cluster rate limit %d/hour, %d gateways x %d connections, %d attempts: %d x 200, %d x "
+      "429, "
+      "%d other in %.2fs\n",
+      kLimit, kGateways, kConnectionsPerGateway, 3 * kLimit, r.ok, r.limited, r.other, seconds);
   EXPECT_FALSE(r.straddled);
   EXPECT_EQ(r.ok, kLimit);
   EXPECT_EQ(r.limited, 2 * kLimit);

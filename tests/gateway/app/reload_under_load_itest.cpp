@@ -9,30 +9,26 @@
 
 #include "gateway/app/gateway_app.h"
 #include "http/server.h"
+#include "support/gateway_app.h"
 #include "support/http_client.h"
+#include "support/loopback_upstream.h"
 #include "support/process.h"
 
 namespace suoke::testing {
 namespace {
 
 TEST(GatewayReload, HundredRouteChangesUnderLoadFailNoRequest) {
-  http::Server upstream("upstream", http::Limits{}, [](const http::Request& request) {
-    return http::Response::json(200, R"({"path":")" + std::string(request.path()) + R"("})");
-  });
-  auto upstream_port = upstream.listen({"127.0.0.1", 0});
-  ASSERT_TRUE(upstream_port.ok());
-  ASSERT_TRUE(upstream.start(1).ok());
+  http::Server upstream("upstream", http::Limits{}, echo_path);
+  auto upstream_port = serve_on_loopback(upstream);
+  ASSERT_TRUE(upstream_port.ok()) << upstream_port.error().message;
 
   TempDir dir;
-  gateway::GatewayOptions options;
-  options.proxy_listen = {"127.0.0.1", 0};
-  options.admin_listen = {"127.0.0.1", 0};
-  options.status_enabled = false;
-  options.workers = 2;
-  options.data_dir = dir.path();
-  options.config_text = "_format_version: \"3.0\"\nservices:\n- name: stable\n  url: http://127.0.0.1:" +
-                        std::to_string(*upstream_port) + "\n  routes:\n  - name: stable-route\n    paths: [/stable]\n";
-  auto app = gateway::GatewayApp::start(options);
+  std::string config =
+      "_format_version: \"3.0\"\nservices:\n- name: stable\n  url: http://127.0.0.1:" +
+      std::to_string(*upstream_port) +
+      "\n  routes:\n  - name: stable-route\n    paths: [/stable]\n";
+  auto app = gateway::GatewayApp::start(
+      loopback_gateway_options(config, {.admin = true, .workers = 2, .data_dir = dir.path()}));
   ASSERT_TRUE(app.ok()) << app.error().message;
   uint16_t proxy = (*app)->proxy_port(), admin = (*app)->admin_port();
 
@@ -59,11 +55,13 @@ TEST(GatewayReload, HundredRouteChangesUnderLoadFailNoRequest) {
   HttpConnection admin_conn("127.0.0.1", admin);
   int changes = 0;
   for (int i = 0; i < 50; ++i) {
-    auto created = admin_conn.request("POST", "/services/stable/routes",
-                                      R"({"name":"r)" + std::to_string(i) + R"(","paths":["/r)" + std::to_string(i) + R"("]})");
+    auto created = admin_conn.request(
+        "POST", "/services/stable/routes",
+        R"({"name":"r)" + std::to_string(i) + R"(","paths":["/r)" + std::to_string(i) + R"("]})");
     ASSERT_TRUE(created && created->status == 201) << (created ? created->body : "no reply");
     ++changes;
-    auto patched = admin_conn.request("PATCH", "/routes/r" + std::to_string(i), R"({"paths":["/changed)" + std::to_string(i) + R"("]})");
+    auto patched = admin_conn.request("PATCH", "/routes/r" + std::to_string(i),
+                                      R"({"paths":["/changed)" + std::to_string(i) + R"("]})");
     ASSERT_TRUE(patched && patched->status == 200) << (patched ? patched->body : "no reply");
     ++changes;
   }
@@ -75,7 +73,8 @@ TEST(GatewayReload, HundredRouteChangesUnderLoadFailNoRequest) {
 
   stop = true;
   for (auto& t : clients) t.join();
-  std::printf("route changes: %d, proxied requests: %d ok, %d failed\n", changes, ok.load(), failed.load());
+  std::printf("route changes: %d, proxied requests: %d ok, %d failed\n", changes, ok.load(),
+              failed.load());
   EXPECT_EQ(changes, 100);
   EXPECT_EQ(failed.load(), 0) << "requests failed while routes changed";
   EXPECT_GT(ok.load(), 100);

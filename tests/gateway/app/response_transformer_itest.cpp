@@ -16,7 +16,9 @@
 #include "gateway/app/gateway_app.h"
 #include "gateway/plugins/response_transformer_test_util.h"
 #include "http/server.h"
+#include "support/gateway_app.h"
 #include "support/http_client.h"
+#include "support/loopback_upstream.h"
 #include "support/process.h"
 
 namespace suoke::testing {
@@ -38,17 +40,9 @@ class ChunkedUpstream {
  public:
   explicit ChunkedUpstream(std::function<std::string(const std::string& head)> respond)
       : respond_(std::move(respond)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::listen(fd_, 16);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    auto listener = listen_on_loopback(16);
+    fd_ = listener.fd;
+    port_ = listener.port;
     thread_ = std::thread([this] {
       for (;;) {
         int c = ::accept(fd_, nullptr, nullptr);
@@ -133,9 +127,8 @@ class ResponseTransformerGateway : public ::testing::Test {
           r.set_header("X-Internal", "upstream-detail");
           return r;
         });
-    auto port = upstream_->listen({"127.0.0.1", 0});
-    ASSERT_TRUE(port.ok());
-    ASSERT_TRUE(upstream_->start(1).ok());
+    auto port = serve_on_loopback(*upstream_);
+    ASSERT_TRUE(port.ok()) << port.error().message;
 
     chunked_ = std::make_unique<ChunkedUpstream>([](const std::string& head) {
       if (head.find("GET /big ") != std::string::npos)
@@ -193,15 +186,9 @@ services:
   // oversize policy are read when plugin instances are created, so at start).
   static Result<std::unique_ptr<gateway::GatewayApp>> start_gateway(const std::string& config,
                                                                     bool pass_through_oversize) {
-    gateway::GatewayOptions options;
-    options.proxy_listen = {"127.0.0.1", 0};
-    options.admin_enabled = false;
-    options.status_enabled = false;
-    options.workers = 1;
-    options.config_text = config;
     ::setenv("SUOKE_RESPONSE_TRANSFORMER_MAX_BODY_BYTES", std::to_string(kCap).c_str(), 1);
     if (pass_through_oversize) ::setenv("SUOKE_RESPONSE_TRANSFORMER_OVERSIZE", "pass-through", 1);
-    auto app = gateway::GatewayApp::start(options);
+    auto app = gateway::GatewayApp::start(loopback_gateway_options(config));
     ::unsetenv("SUOKE_RESPONSE_TRANSFORMER_MAX_BODY_BYTES");
     ::unsetenv("SUOKE_RESPONSE_TRANSFORMER_OVERSIZE");
     return app;

@@ -225,6 +225,25 @@ class Headers : public HeaderView {
   std::string_view get(std::string_view) const override { return {}; }
 };
 
+// Points ctx at the snapshot's first route and service and at one of its consumers, as
+// routing and an authentication plugin leave it.
+void route_to(RequestContext& ctx, const Snapshot& snapshot, std::size_t consumer) {
+  ctx.snapshot = &snapshot;
+  ctx.route = &snapshot.routes[0];
+  ctx.service = &snapshot.services[0];
+  ctx.consumer = &snapshot.consumers[consumer];
+}
+
+// A 200 with a 20-byte body that the upstream answered in 12 ms, 15 ms in all.
+void answered_ok(RequestContext& ctx) {
+  ctx.started_at_ms = 1700000000123;
+  ctx.status = 200;
+  ctx.upstream_latency_ms = 12;
+  ctx.proxy_latency_ms = 3;
+  ctx.request_latency_ms = 15;
+  ctx.response_body_bytes = 20;
+}
+
 TEST(FileLogSerializeTest, KongRecordShape) {
   Snapshot snapshot;
   Service s;
@@ -243,10 +262,7 @@ TEST(FileLogSerializeTest, KongRecordShape) {
   snapshot.consumers.push_back(c);
   Headers headers;
   RequestContext ctx;
-  ctx.snapshot = &snapshot;
-  ctx.route = &snapshot.routes[0];
-  ctx.service = &snapshot.services[0];
-  ctx.consumer = &snapshot.consumers[0];
+  route_to(ctx, snapshot, 0);
   ctx.credential_id = "cred1";
   ctx.method = "GET";
   ctx.host = "api.example";
@@ -254,16 +270,11 @@ TEST(FileLogSerializeTest, KongRecordShape) {
   ctx.query = "a=1&b&a=2&c=%20z";
   ctx.client_ip = "127.0.0.1";
   ctx.request_headers = &headers;
-  ctx.started_at_ms = 1700000000123;
-  ctx.status = 200;
-  ctx.upstream_latency_ms = 12;
-  ctx.proxy_latency_ms = 3;
-  ctx.request_latency_ms = 15;
+  answered_ok(ctx);
   ctx.upstream_uri = "/x?a=1&b&a=2&c=%20z";
   ctx.tries = 1;
   ctx.response_head = {
       {"Content-Type", "application/json"}, {"Set-Cookie", "a"}, {"Set-Cookie", "b"}};
-  ctx.response_body_bytes = 20;
 
   auto v = boost::json::parse(serialize(ctx)).as_object();
   const auto& req = v.at("request").as_object();
@@ -359,10 +370,7 @@ TEST(FileLogSerializeTest, SnapshotFragmentsGiveTheSameRecord) {
     std::string_view get(std::string_view) const override { return {}; }
   } headers;
   RequestContext ctx;
-  ctx.snapshot = &snapshot;
-  ctx.route = &snapshot.routes[0];
-  ctx.service = &snapshot.services[0];
-  ctx.consumer = &snapshot.consumers[1];
+  route_to(ctx, snapshot, 1);
   ctx.credential_id = "cred1";
   ctx.method = "POST";
   ctx.host = "api.example";
@@ -396,10 +404,7 @@ TEST(FileLogSerializeTest, SnapshotFragmentsGiveTheSameRecord) {
   Snapshot other = snapshot;
   other.consumers[1].username = "carol";
   other.services[0].port = 9090;
-  ctx.snapshot = &other;
-  ctx.route = &other.routes[0];
-  ctx.service = &other.services[0];
-  ctx.consumer = &other.consumers[1];
+  route_to(ctx, other, 1);
   auto w = boost::json::parse(serialize(ctx, fragments.get())).as_object();
   EXPECT_EQ(w.at("consumer").at("username").as_string(), "carol");
   EXPECT_EQ(w.at("service").at("port").as_int64(), 9090);
@@ -443,10 +448,7 @@ struct RichRequest {
     r.service_index = 0;
     snapshot.routes.push_back(r);
     snapshot.consumers.push_back(Consumer{"c-1", "alice", "A-1"});
-    ctx.snapshot = &snapshot;
-    ctx.route = &snapshot.routes[0];
-    ctx.service = &snapshot.services[0];
-    ctx.consumer = &snapshot.consumers[0];
+    route_to(ctx, snapshot, 0);
     ctx.credential_id = "cred-1";
     ctx.method = "GET";
     ctx.host = "api.example:8000";
@@ -454,18 +456,13 @@ struct RichRequest {
     ctx.query = "a=1&b&a=%202";
     ctx.client_ip = "10.1.2.3";
     ctx.request_headers = &headers;
-    ctx.started_at_ms = 1700000000123;
-    ctx.status = 200;
-    ctx.upstream_latency_ms = 12;
-    ctx.proxy_latency_ms = 3;
-    ctx.request_latency_ms = 15;
+    answered_ok(ctx);
     ctx.upstream_uri = "/base/x?a=1&b&a=%202";
     ctx.tries = 2;
     ctx.response_head = {{"Content-Type", "application/json"},
                          {"Set-Cookie", "a=1"},
                          {"X-Request-Id", "id-1"},
                          {"set-cookie", "b=2"}};
-    ctx.response_body_bytes = 20;
   }
 };
 

@@ -21,12 +21,14 @@
 #include "gateway/plugins/jwt/base64url.h"
 #include "gateway/plugins/jwt/handler.h"
 #include "gateway/plugins/registry.h"
+#include "support/public_key_pem.h"
 
 namespace suoke::gateway::plugins {
 namespace {
 
 namespace json = boost::json;
 using jwt::encode_base64url;
+using suoke::testing::public_pem;
 
 constexpr int64_t kNow = 1'700'000'000;  // FakeClock's default start, in seconds
 
@@ -36,16 +38,6 @@ struct KeyPair {
   EVP_PKEY* pkey = nullptr;
   std::string public_pem;
 };
-
-std::string public_pem(EVP_PKEY* key) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PUBKEY(bio, key);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<std::size_t>(n));
-  BIO_free(bio);
-  return pem;
-}
 
 KeyPair make_pair(EVP_PKEY* key) { return KeyPair{key, public_pem(key)}; }
 
@@ -803,7 +795,8 @@ TEST_F(JwtPlugin, ChangedOrDeletedCredentialInvalidatesCachedToken) {
   expect_rejected(bearer(rotated, t), "Invalid signature");
   expect_rejected(bearer(rotated, t), "Invalid signature");
 
-  std::erase_if(snapshot_.jwt_credentials, [](const JwtCredential& c) { return c.key == "bob-key"; });
+  std::erase_if(snapshot_.jwt_credentials,
+                [](const JwtCredential& c) { return c.key == "bob-key"; });
   const PluginHandler& deleted = handler();
   expect_rejected(bearer(deleted, t), "No credentials found for given 'iss'");
 

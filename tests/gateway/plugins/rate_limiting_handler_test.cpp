@@ -12,6 +12,7 @@
 #include "gateway/plugins/chain.h"
 #include "gateway/plugins/rate_limiting/handler.h"
 #include "gateway/plugins/rate_limiting/windows.h"
+#include "gateway/plugins/rate_limiting_test_util.h"
 #include "gateway/plugins/registry.h"
 #include "telemetry/metrics.h"
 
@@ -20,46 +21,8 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr int64_t kNow = 1'700'000'000'123;  // 2023-11-14T22:13:20.123Z
-
-class Headers final : public HeaderView {
- public:
-  http::HeaderList list;
-  std::size_t size() const override { return list.size(); }
-  std::string_view name(std::size_t i) const override { return list[i].first; }
-  std::string_view value(std::size_t i) const override { return list[i].second; }
-  std::string_view get(std::string_view n) const override { return http::find_header(list, n); }
-};
-
-// A plugin entity as the control plane stores it: the config validated, Kong's defaults in.
-gateway::Plugin entity(json::object config, std::string id = "rl-1") {
-  const PluginSchema* s = find_schema("rate-limiting");
-  json::value v = config;
-  s->translate_shorthands(v.as_object());
-  schema::Errors errors;
-  json::value out = schema::validate(*s->config, &v, {{"config", -1}}, errors);
-  EXPECT_TRUE(errors.empty()) << schema::schema_violation_message(errors);
-  gateway::Plugin p;
-  p.id = std::move(id);
-  p.name = "rate-limiting";
-  p.config = out.as_object();
-  return p;
-}
-
-struct Fixture {
-  FakeClock clock{kNow};
-  PluginRuntime runtime{clock};
-  Snapshot snapshot;
-  gateway::Plugin plugin;
-  std::unique_ptr<PluginHandler> handler;
-
-  explicit Fixture(json::object config, std::string id = "rl-1")
-      : plugin(entity(std::move(config), std::move(id))) {
-    auto h = create(plugin, snapshot, runtime);
-    EXPECT_TRUE(h.ok()) << (h.ok() ? "" : h.error().message);
-    if (h.ok()) handler = std::move(h).value();
-  }
-};
+using namespace test_support;
+using Fixture = HandlerWithRuntime;
 
 struct Call {
   std::string_view ip = "10.0.0.1";

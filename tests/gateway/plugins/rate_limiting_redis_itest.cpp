@@ -18,6 +18,7 @@
 #include "gateway/plugins/rate_limiting/handler.h"
 #include "gateway/plugins/rate_limiting/redis_policy.h"
 #include "gateway/plugins/rate_limiting/windows.h"
+#include "gateway/plugins/rate_limiting_test_util.h"
 #include "gateway/plugins/registry.h"
 #include "support/redis_servers.h"
 #include "telemetry/metrics.h"
@@ -31,45 +32,9 @@ using suoke::testing::redis_cli;
 using suoke::testing::RedisCluster;
 using suoke::testing::RedisServer;
 
-constexpr int64_t kNow = 1'700'000'000'123;  // 2023-11-14T22:13:20.123Z
-
-class Headers final : public HeaderView {
- public:
-  http::HeaderList list;
-  std::size_t size() const override { return list.size(); }
-  std::string_view name(std::size_t i) const override { return list[i].first; }
-  std::string_view value(std::size_t i) const override { return list[i].second; }
-  std::string_view get(std::string_view n) const override { return http::find_header(list, n); }
-};
-
-gateway::Plugin entity(json::object config, std::string id) {
-  const PluginSchema* s = find_schema("rate-limiting");
-  json::value v = config;
-  s->translate_shorthands(v.as_object());
-  schema::Errors errors;
-  json::value out = schema::validate(*s->config, &v, {{"config", -1}}, errors);
-  EXPECT_TRUE(errors.empty()) << schema::schema_violation_message(errors);
-  gateway::Plugin p;
-  p.id = std::move(id);
-  p.name = "rate-limiting";
-  p.config = out.as_object();
-  return p;
-}
-
+using namespace test_support;
 // One gateway's view: its own runtime (so its own redis client) and handler.
-struct Gateway {
-  FakeClock clock{kNow};
-  PluginRuntime runtime{clock};
-  Snapshot snapshot;
-  gateway::Plugin plugin;
-  std::unique_ptr<PluginHandler> handler;
-
-  Gateway(json::object config, std::string id) : plugin(entity(std::move(config), std::move(id))) {
-    auto h = create(plugin, snapshot, runtime);
-    EXPECT_TRUE(h.ok()) << (h.ok() ? "" : h.error().message);
-    if (h.ok()) handler = std::move(h).value();
-  }
-};
+using Gateway = HandlerWithRuntime;
 
 // Plays the proxy's part: accepts the suspension and runs the resume's apply on this thread.
 struct Waiter final : Suspender {

@@ -6,11 +6,11 @@
 
 #include <atomic>
 #include <mutex>
-#include <regex>
 #include <thread>
 #include <vector>
 
 #include "gateway/plugins/chain.h"
+#include "gateway/proxy/one_route_proxy.h"
 #include "gateway/proxy/proxy_server.h"
 #include "gateway/router/router.h"
 #include "http/raw_client.h"
@@ -21,39 +21,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using suoke::testing::get_request;
+using suoke::testing::header_of;
 using suoke::testing::RawClient;
-
-http::Response echo(const http::Request& req) {
-  std::string body = req.method + " " + req.target + "\n";
-  for (const auto& [k, v] : req.headers) body += k + ": " + v + "\n";
-  return http::Response::text(200, body);
-}
-
-std::string header_of(const std::string& echoed, const std::string& name) {
-  std::regex re("(^|\n)" + name + ": ([^\n]*)\n", std::regex::icase);
-  std::smatch m;
-  if (std::regex_search(echoed, m, re)) return m[2];
-  return "<absent>";
-}
-
-std::shared_ptr<const Snapshot> one_route(uint16_t upstream_port) {
-  auto snap = std::make_shared<Snapshot>();
-  Service s;
-  s.id = "service-0";
-  s.name = s.id;
-  s.host = "127.0.0.1";
-  s.port = upstream_port;
-  s.connect_timeout_ms = 1000;
-  snap->services.push_back(s);
-  Route r;
-  r.id = "route-0";
-  r.name = r.id;
-  r.paths = {"/"};
-  r.service_index = 0;
-  snap->routes.push_back(r);
-  EXPECT_TRUE(snap->compile_router().ok());
-  return snap;
-}
 
 // Suspends every request and resumes it from a helper thread after `delay`; the resume's
 // apply adds an upstream header, or exits with 429 when the request says X-Deny: 1. With
@@ -103,37 +72,11 @@ class SuspendingRunner : public PluginRunner {
   std::atomic<int> accessed{0}, unsupported{0}, applied{0}, resumed{0}, logged{0}, last_status{0};
 };
 
-class AsyncAccessTest : public ::testing::Test {
+class AsyncAccessTest : public suoke::testing::OneRouteProxyTest<SuspendingRunner> {
  protected:
-  void SetUp() override {
-    upstream_ = std::make_unique<http::Server>("upstream", http::Limits{}, echo);
-    auto port = upstream_->listen({"127.0.0.1", 0});
-    ASSERT_TRUE(port.ok());
-    ASSERT_TRUE(upstream_->start(1).ok());
-    holder_ = std::make_unique<SnapshotHolder>(one_route(*port));
-  }
-  void start_proxy(int workers = 1) {
-    ProxyOptions options;
-    options.plugins = runner_;
-    proxy_ = std::make_unique<ProxyServer>(options, *holder_);
-    auto port = proxy_->listen({"127.0.0.1", 0});
-    ASSERT_TRUE(port.ok());
-    port_ = *port;
-    ASSERT_TRUE(proxy_->start(workers).ok());
-  }
-  void TearDown() override {
-    if (proxy_) proxy_->stop(1s);
-    if (upstream_) upstream_->stop(1s);
-  }
   void wait_for(const std::atomic<int>& v, int want) {
     for (int i = 0; i < 300 && v.load() < want; ++i) std::this_thread::sleep_for(10ms);
   }
-
-  std::shared_ptr<SuspendingRunner> runner_ = std::make_shared<SuspendingRunner>();
-  std::unique_ptr<http::Server> upstream_;
-  std::unique_ptr<SnapshotHolder> holder_;
-  std::unique_ptr<ProxyServer> proxy_;
-  uint16_t port_ = 0;
 };
 
 TEST_F(AsyncAccessTest, ResumedFromAnotherThreadProxiesOrExits) {

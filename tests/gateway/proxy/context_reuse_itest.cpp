@@ -6,12 +6,12 @@
 
 #include <atomic>
 #include <mutex>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "gateway/plugins/chain.h"
+#include "gateway/proxy/one_route_proxy.h"
 #include "gateway/proxy/proxy_server.h"
 #include "gateway/router/router.h"
 #include "http/raw_client.h"
@@ -23,31 +23,6 @@ namespace {
 using namespace std::chrono_literals;
 using suoke::testing::get_request;
 using suoke::testing::RawClient;
-
-http::Response echo(const http::Request& req) {
-  std::string body = req.method + " " + req.target + "\n";
-  for (const auto& [k, v] : req.headers) body += k + ": " + v + "\n";
-  return http::Response::text(200, body);
-}
-
-std::shared_ptr<const Snapshot> one_route(uint16_t upstream_port) {
-  auto snap = std::make_shared<Snapshot>();
-  Service s;
-  s.id = "service-0";
-  s.name = s.id;
-  s.host = "127.0.0.1";
-  s.port = upstream_port;
-  s.connect_timeout_ms = 1000;
-  snap->services.push_back(s);
-  Route r;
-  r.id = "route-0";
-  r.name = r.id;
-  r.paths = {"/"};
-  r.service_index = 0;
-  snap->routes.push_back(r);
-  EXPECT_TRUE(snap->compile_router().ok());
-  return snap;
-}
 
 // What the context looked like when a request's access phase began.
 struct Seen {
@@ -113,25 +88,11 @@ class MarkingRunner : public PluginRunner {
   std::vector<std::size_t> logged_head_sizes;
 };
 
-class ContextReuseTest : public ::testing::Test {
+class ContextReuseTest : public suoke::testing::OneRouteProxyTest<MarkingRunner> {
  protected:
   void SetUp() override {
-    upstream_ = std::make_unique<http::Server>("upstream", http::Limits{}, echo);
-    auto port = upstream_->listen({"127.0.0.1", 0});
-    ASSERT_TRUE(port.ok());
-    ASSERT_TRUE(upstream_->start(1).ok());
-    holder_ = std::make_unique<SnapshotHolder>(one_route(*port));
-    ProxyOptions options;
-    options.plugins = runner_;
-    proxy_ = std::make_unique<ProxyServer>(options, *holder_);
-    auto proxy_port = proxy_->listen({"127.0.0.1", 0});
-    ASSERT_TRUE(proxy_port.ok());
-    port_ = *proxy_port;
-    ASSERT_TRUE(proxy_->start(1).ok());
-  }
-  void TearDown() override {
-    if (proxy_) proxy_->stop(1s);
-    if (upstream_) upstream_->stop(1s);
+    ASSERT_NO_FATAL_FAILURE(OneRouteProxyTest::SetUp());
+    ASSERT_NO_FATAL_FAILURE(start_proxy());
   }
 
   void wait_for_logs(std::size_t want) {
@@ -157,12 +118,6 @@ class ContextReuseTest : public ::testing::Test {
     EXPECT_EQ(s.upstream_uri, "");
     EXPECT_EQ(s.state_counter, 0);
   }
-
-  std::shared_ptr<MarkingRunner> runner_ = std::make_shared<MarkingRunner>();
-  std::unique_ptr<http::Server> upstream_;
-  std::unique_ptr<SnapshotHolder> holder_;
-  std::unique_ptr<ProxyServer> proxy_;
-  uint16_t port_ = 0;
 };
 
 TEST_F(ContextReuseTest, NothingOfAProxiedRequestReachesTheNextOne) {

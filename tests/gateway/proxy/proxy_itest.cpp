@@ -8,17 +8,21 @@
 #include <thread>
 
 #include "gateway/plugins/chain.h"
+#include "gateway/proxy/one_route_proxy.h"
 #include "gateway/proxy/proxy_server.h"
 #include "gateway/router/router.h"
 #include "http/raw_client.h"
 #include "http/server.h"
+#include "support/loopback_upstream.h"
 
 namespace suoke::gateway::proxy {
 namespace {
 
 using namespace std::chrono_literals;
 using suoke::testing::get_request;
+using suoke::testing::header_of;
 using suoke::testing::RawClient;
+using suoke::testing::serve_on_loopback;
 
 // Echoes the request as the upstream saw it: "METHOD TARGET\n" + headers + "\n" + body.
 http::Response echo(const http::Request& req) {
@@ -32,29 +36,14 @@ http::Response echo(const http::Request& req) {
   return r;
 }
 
-std::string header_of(const std::string& echoed, const std::string& name) {
-  std::regex re("(^|\n)" + name + ": ([^\n]*)\n", std::regex::icase);
-  std::smatch m;
-  if (std::regex_search(echoed, m, re)) return m[2];
-  return "<absent>";
-}
-
 // A socket server run by a test thread, for upstream behaviours http::Server cannot produce
 // (closing mid-request, streaming events on cue).
 class RawUpstream {
  public:
   explicit RawUpstream(std::function<void(int fd)> on_conn) : on_conn_(std::move(on_conn)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::listen(fd_, 64);
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    auto listener = suoke::testing::listen_on_loopback(64);
+    fd_ = listener.fd;
+    port_ = listener.port;
     thread_ = std::thread([this] {
       for (;;) {
         int c = ::accept(fd_, nullptr, nullptr);
@@ -155,20 +144,27 @@ class ProxyTest : public ::testing::Test {
     http::Limits ul;
     ul.keepalive_timeout = upstream_keepalive_;
     upstream_ = std::make_unique<http::Server>("upstream", ul, echo);
-    auto port = upstream_->listen({"127.0.0.1", 0});
-    ASSERT_TRUE(port.ok());
+    auto port = serve_on_loopback(*upstream_);
+    ASSERT_TRUE(port.ok()) << port.error().message;
     upstream_port_ = *port;
-    ASSERT_TRUE(upstream_->start(1).ok());
   }
   void start_proxy(const std::vector<RouteSpec>& specs, int workers = 1) {
     holder_ = std::make_unique<SnapshotHolder>(make_snapshot(specs));
     ProxyOptions options;
     options.limits.max_body_bytes = 1 << 20;
     proxy_ = std::make_unique<ProxyServer>(options, *holder_);
-    auto port = proxy_->listen({"127.0.0.1", 0});
+    auto port = serve_on_loopback(*proxy_, workers);
     ASSERT_TRUE(port.ok()) << port.error().message;
     port_ = *port;
-    ASSERT_TRUE(proxy_->start(workers).ok());
+  }
+  // A proxy on the snapshot already in holder_, its plugin phases played by `plugins`.
+  void start_plugin_proxy(std::shared_ptr<PluginRunner> plugins) {
+    ProxyOptions options;
+    options.plugins = std::move(plugins);
+    proxy_ = std::make_unique<ProxyServer>(options, *holder_);
+    auto port = serve_on_loopback(*proxy_);
+    ASSERT_TRUE(port.ok()) << port.error().message;
+    port_ = *port;
   }
   void TearDown() override {
     if (proxy_) proxy_->stop(1s);
@@ -562,13 +558,8 @@ class CountingRunner : public PluginRunner {
 TEST_F(ProxyTest, PluginRunnerPhasesRunInOrder) {
   holder_ = std::make_unique<SnapshotHolder>(make_snapshot({{{"/"}, upstream_port_}}));
   auto runner = std::make_shared<CountingRunner>();
-  ProxyOptions options;
-  options.plugins = runner;
-  proxy_ = std::make_unique<ProxyServer>(options, *holder_);
-  auto port = proxy_->listen({"127.0.0.1", 0});
-  ASSERT_TRUE(port.ok());
-  ASSERT_TRUE(proxy_->start(1).ok());
-  RawClient c(*port);
+  ASSERT_NO_FATAL_FAILURE(start_plugin_proxy(runner));
+  RawClient c(port_);
   c.send(get_request("/"));
   auto r = c.read_response();
   ASSERT_TRUE(r);
@@ -653,17 +644,12 @@ TEST_F(ProxyTest, ContextCarriesLatenciesUriTriesAndHeadAndExitsAreFiltered) {
   dead.retries = 1;
   holder_ = std::make_unique<SnapshotHolder>(make_snapshot({api, dead}));
   auto runner = std::make_shared<RecordingRunner>();
-  ProxyOptions options;
-  options.plugins = runner;
-  proxy_ = std::make_unique<ProxyServer>(options, *holder_);
-  auto port = proxy_->listen({"127.0.0.1", 0});
-  ASSERT_TRUE(port.ok());
-  ASSERT_TRUE(proxy_->start(1).ok());
+  ASSERT_NO_FATAL_FAILURE(start_plugin_proxy(runner));
   int64_t before = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
 
-  RawClient c(*port);
+  RawClient c(port_);
   c.send(get_request("/api/x?q=1"));
   auto r = c.read_response();
   ASSERT_TRUE(r);
@@ -678,7 +664,7 @@ TEST_F(ProxyTest, ContextCarriesLatenciesUriTriesAndHeadAndExitsAreFiltered) {
   EXPECT_FALSE(r->header("x-request-id").empty());
   EXPECT_EQ(r->body, R"({"message":"Unauthorized"})");
 
-  RawClient d(*port);
+  RawClient d(port_);
   d.send(get_request("/dead"));
   r = d.read_response();
   ASSERT_TRUE(r);
@@ -717,13 +703,8 @@ TEST_F(ProxyTest, RouteWithoutPluginStepsSkipsTheRunner) {
   ASSERT_TRUE(plugins::attach_plan(*snap, runtime).ok());
   holder_ = std::make_unique<SnapshotHolder>(snap);
   auto runner = std::make_shared<RecordingRunner>();
-  ProxyOptions options;
-  options.plugins = runner;
-  proxy_ = std::make_unique<ProxyServer>(options, *holder_);
-  auto port = proxy_->listen({"127.0.0.1", 0});
-  ASSERT_TRUE(port.ok());
-  ASSERT_TRUE(proxy_->start(1).ok());
-  RawClient c(*port);
+  ASSERT_NO_FATAL_FAILURE(start_plugin_proxy(runner));
+  RawClient c(port_);
   c.send(get_request("/"));
   auto r = c.read_response();
   ASSERT_TRUE(r);
