@@ -53,10 +53,10 @@ TEST(FileLogWriterTest, WritesLinesInOrder) {
   EXPECT_EQ(writer.dropped(), 0u);
 }
 
-TEST(FileLogWriterTest, LinesAcrossTheRingsWrapArriveWhole) {
+TEST(FileLogWriterTest, LinesAcrossChunksArriveWhole) {
   TempDir dir;
   telemetry::Registry registry;
-  LogWriter writer(dir.file("w.log"), 64, registry);  // a line of 11 bytes wraps every few lines
+  LogWriter writer(dir.file("w.log"), 64, registry);  // chunks of 16 bytes: lines of 12 span two
   std::vector<std::string> want;
   for (int i = 0; i < 500; ++i) {
     std::string line = "wrap-" + std::to_string(100000 + i);
@@ -68,29 +68,88 @@ TEST(FileLogWriterTest, LinesAcrossTheRingsWrapArriveWhole) {
   EXPECT_EQ(read_lines(dir.file("w.log")), want);
 }
 
-TEST(FileLogWriterTest, ReserveGivesContiguousRoomOrNothing) {
+TEST(FileLogWriterTest, ReserveGivesRoomInOneChunkOrNothing) {
   TempDir dir;
   telemetry::Registry registry;
-  LogWriter writer(dir.file("r.log"), 32, registry);
-  auto room = writer.reserve(20);
+  LogWriter writer(dir.file("r.log"), 256, registry);  // chunks of 64 bytes
+  auto room = writer.reserve(40);
   ASSERT_NE(room.data, nullptr);
   std::memcpy(room.data, "0123456789abcdef\n", 17);
   writer.commit(room, 17);
-  // 15 bytes remain before the end of the ring's memory: 20 do not fit in one piece.
-  EXPECT_EQ(writer.reserve(20).data, nullptr);
-  ASSERT_TRUE(writer.flush(5s));
-  // Empty now, but the free space still wraps at byte 32.
-  EXPECT_EQ(writer.reserve(20).data, nullptr);
-  EXPECT_TRUE(writer.push("wrapped-line-of-19\n"));  // push splits it across the wrap
-  ASSERT_TRUE(writer.flush(5s));
-  room = writer.reserve(10);
+  // 47 bytes are left in this chunk: room for 60 is found in the next one.
+  room = writer.reserve(60);
   ASSERT_NE(room.data, nullptr);
-  std::memcpy(room.data, "tail\n", 5);
-  writer.commit(room, 5);
+  std::memcpy(room.data, "second\n", 7);
+  writer.commit(room, 7);
+  // More than a chunk is never reserved; push() spreads such a line over chunks.
+  EXPECT_EQ(writer.reserve(65).data, nullptr);
+  const std::string big(150, 'b');
+  EXPECT_TRUE(writer.push(big + "\n"));
   ASSERT_TRUE(writer.flush(5s));
   EXPECT_EQ(read_lines(dir.file("r.log")),
-            (std::vector<std::string>{"0123456789abcdef", "wrapped-line-of-19", "tail"}));
+            (std::vector<std::string>{"0123456789abcdef", "second", big}));
   EXPECT_EQ(writer.dropped(), 0u);
+}
+
+TEST(FileLogWriterTest, AFullQueueRefusesReservationsAndDropsLines) {
+  TempDir dir;
+  // A FIFO without a reader: open(2) blocks, so the writer thread takes nothing.
+  std::string fifo = dir.file("stuck.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  telemetry::Registry registry;
+  // Chunks of 64 bytes: four for the queue's 256 bytes and the one being filled.
+  LogWriter writer(fifo, 256, registry);
+  const std::string record(59, 'r');
+  for (int i = 0; i < 5; ++i) {  // 60 bytes each: one chunk each
+    auto room = writer.reserve(60);
+    ASSERT_NE(room.data, nullptr) << i;
+    std::memcpy(room.data, (record + "\n").data(), 60);
+    writer.commit(room, 60);
+  }
+  EXPECT_EQ(writer.reserve(60).data, nullptr);  // no sixth chunk
+  EXPECT_TRUE(writer.push("x\n"));               // the last chunk's 4 bytes still take it
+  EXPECT_FALSE(writer.push("0123456789\n"));     // 11 bytes would need another chunk
+  EXPECT_EQ(writer.dropped(), 1u);
+  std::thread reader([&] {
+    std::ifstream in(fifo);
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  });
+  EXPECT_TRUE(writer.flush(5s));
+  reader.detach();
+}
+
+// Lines longer than a chunk, from several threads at once: each arrives whole, in its
+// thread's order, never with another thread's bytes inside.
+TEST(FileLogWriterTest, LinesSpanningChunksFromManyThreadsArriveWhole) {
+  TempDir dir;
+  telemetry::Registry registry;
+  LogWriter writer(dir.file("s.log"), 256, registry);  // chunks of 64 bytes
+  constexpr int kThreads = 4, kLines = 2000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&writer, t] {
+      for (int i = 0; i < kLines; ++i) {
+        // 10 to 200 bytes: some fit the chunk's rest, some span two to four chunks.
+        std::string line = "t" + std::to_string(t) + " " + std::to_string(i) + " ";
+        line.append(static_cast<std::size_t>((i * 37) % 190), static_cast<char>('a' + t));
+        line += '\n';
+        while (!writer.push(line)) std::this_thread::yield();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_TRUE(writer.flush(5s));
+  std::vector<int> next(kThreads, 0);
+  auto lines = read_lines(dir.file("s.log"));
+  ASSERT_EQ(lines.size(), static_cast<std::size_t>(kThreads * kLines));
+  for (const auto& line : lines) {
+    const int t = line[1] - '0';
+    ASSERT_TRUE(t >= 0 && t < kThreads) << line;
+    std::string want = "t" + std::to_string(t) + " " + std::to_string(next[t]) + " ";
+    want.append(static_cast<std::size_t>((next[t] * 37) % 190), static_cast<char>('a' + t));
+    ASSERT_EQ(line, want) << "a line out of order or torn";
+    ++next[t];
+  }
 }
 
 TEST(FileLogWriterTest, EachThreadsLinesStayInOrder) {
@@ -128,14 +187,16 @@ TEST(FileLogWriterTest, FullQueueDropsAndCountsWithoutBlocking) {
   telemetry::Registry registry;
   uint64_t dropped = 0;
   {
-    LogWriter writer(fifo, 20, registry);  // room for ten "x\n" lines
+    // Chunks of 5 bytes: four for the queue's 20 bytes and the one being filled, so room for
+    // twelve "x\n" lines and one byte.
+    LogWriter writer(fifo, 20, registry);
     auto start = std::chrono::steady_clock::now();
     int accepted = 0;
     for (int i = 0; i < 1000; ++i) accepted += writer.push("x\n") ? 1 : 0;
     auto elapsed = std::chrono::steady_clock::now() - start;
     EXPECT_LT(elapsed, 500ms) << "push() waited for the disk";
-    // Exactly the ring's room was accepted: the writer, stuck in open(2), took nothing.
-    EXPECT_EQ(accepted, 10);
+    // Exactly the queue's room was accepted: the writer, stuck in open(2), took nothing.
+    EXPECT_EQ(accepted, 12);
     dropped = writer.dropped();
     EXPECT_EQ(dropped, static_cast<uint64_t>(1000 - accepted));
     std::string text = registry.render();

@@ -649,15 +649,16 @@ void Handler::log(const RequestContext& ctx) const {
   RecordParts parts;
   prepare(parts, ctx, fragments_.get());
   const std::size_t need = parts.bound + 1;  // and the newline
-  // Straight into the writer's ring when it has the room in one piece; never waits for the
-  // disk, and a full ring drops the record and counts it.
+  // Straight into the writer's queue when a chunk has the room; never waits for the disk,
+  // and a full queue drops the record and counts it.
   if (LogWriter::Reservation room = writer_->reserve(need); room.data != nullptr) {
     char* end = write_record(room.data, ctx, parts);
     *end++ = '\n';
     writer_->commit(room, static_cast<std::size_t>(end - room.data));
     return;
   }
-  // At the ring's wrap (or when it is full): through a per-thread buffer kept at its size.
+  // A record bigger than a chunk (or a full queue): through a per-thread buffer kept at its
+  // size.
   constexpr std::size_t kInitialBuffer = 16 << 10;
   thread_local std::string buffer;
   if (buffer.size() < need) buffer.resize(std::max(need, kInitialBuffer));
