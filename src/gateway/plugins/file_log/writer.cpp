@@ -56,15 +56,15 @@ struct LogWriter::Lane {
 
   const std::thread::id owner;
   // Producer side.
-  Chunk* head;                 // the chunk being filled
-  std::size_t head_used = 0;   // its published bytes
+  Chunk* head;                                 // the chunk being filled
+  std::size_t head_used = 0;                   // its published bytes
   std::vector<std::unique_ptr<Chunk>> chunks;  // every chunk made (owned until the writer dies)
   alignas(64) std::atomic<Chunk*> free_top{nullptr};  // the writer pushes, the producer pops
   std::atomic<std::size_t> free_count{0};  // at most the stack's size (counted after a push)
   std::atomic<uint64_t> produced{0};       // bytes published since the start
   // Writer side.
-  alignas(64) Chunk* tail;                 // the oldest chunk not yet emptied
-  std::atomic<uint64_t> consumed{0};       // bytes written (or dropped) since the start
+  alignas(64) Chunk* tail;            // the oldest chunk not yet emptied
+  std::atomic<uint64_t> consumed{0};  // bytes written (or dropped) since the start
 };
 
 namespace {
@@ -330,8 +330,7 @@ bool LogWriter::drain(std::vector<Lane*>& lanes) {
   for (auto [lane, chunk] : emptied) {
     chunk->consumed = 0;
     chunk->next_free = lane->free_top.load(std::memory_order_relaxed);
-    while (!lane->free_top.compare_exchange_weak(chunk->next_free, chunk,
-                                                 std::memory_order_release,
+    while (!lane->free_top.compare_exchange_weak(chunk->next_free, chunk, std::memory_order_release,
                                                  std::memory_order_relaxed)) {
     }
     lane->free_count.fetch_add(1, std::memory_order_release);
