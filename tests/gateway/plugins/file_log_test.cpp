@@ -119,8 +119,8 @@ TEST(FileLogWriterTest, AFullQueueRefusesReservationsAndDropsLines) {
       writer.commit(room, 60);
     }
     EXPECT_EQ(writer.reserve(60).data, nullptr);  // no sixth chunk
-    EXPECT_TRUE(writer.push("x\n"));               // the last chunk's 4 bytes still take it
-    EXPECT_FALSE(writer.push("0123456789\n"));     // 11 bytes would need another chunk
+    EXPECT_TRUE(writer.push("x\n"));              // the last chunk's 4 bytes still take it
+    EXPECT_FALSE(writer.push("0123456789\n"));    // 11 bytes would need another chunk
     EXPECT_EQ(writer.dropped(), 1u);
     reader = read_fifo_to_end(fifo);
     EXPECT_TRUE(writer.flush(5s));
@@ -128,51 +128,21 @@ TEST(FileLogWriterTest, AFullQueueRefusesReservationsAndDropsLines) {
   reader.join();
 }
 
-// Lines longer than a chunk, from several threads at once: each arrives whole, in its
-// thread's order, never with another thread's bytes inside.
-TEST(FileLogWriterTest, LinesSpanningChunksFromManyThreadsArriveWhole) {
+// Four threads push line(t, i) for i < lines_each through one writer (retrying while the
+// queue is full): every line must arrive whole, in its thread's order, never with another
+// thread's bytes inside.
+template <class Line>
+void expect_threads_lines_whole_and_in_order(std::size_t queue_bytes, int lines_each, Line line) {
   TempDir dir;
   telemetry::Registry registry;
-  LogWriter writer(dir.file("s.log"), 256, registry);  // chunks of 64 bytes
-  constexpr int kThreads = 4, kLines = 2000;
+  LogWriter writer(dir.file("t.log"), queue_bytes, registry);
+  constexpr int kThreads = 4;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&writer, t] {
-      for (int i = 0; i < kLines; ++i) {
-        // 10 to 200 bytes: some fit the chunk's rest, some span two to four chunks.
-        std::string line = "t" + std::to_string(t) + " " + std::to_string(i) + " ";
-        line.append(static_cast<std::size_t>((i * 37) % 190), static_cast<char>('a' + t));
-        line += '\n';
-        while (!writer.push(line)) std::this_thread::yield();
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  ASSERT_TRUE(writer.flush(5s));
-  std::vector<int> next(kThreads, 0);
-  auto lines = read_lines(dir.file("s.log"));
-  ASSERT_EQ(lines.size(), static_cast<std::size_t>(kThreads * kLines));
-  for (const auto& line : lines) {
-    const int t = line[1] - '0';
-    ASSERT_TRUE(t >= 0 && t < kThreads) << line;
-    std::string want = "t" + std::to_string(t) + " " + std::to_string(next[t]) + " ";
-    want.append(static_cast<std::size_t>((next[t] * 37) % 190), static_cast<char>('a' + t));
-    ASSERT_EQ(line, want) << "a line out of order or torn";
-    ++next[t];
-  }
-}
-
-TEST(FileLogWriterTest, EachThreadsLinesStayInOrder) {
-  TempDir dir;
-  telemetry::Registry registry;
-  LogWriter writer(dir.file("t.log"), 1 << 20, registry);
-  constexpr int kThreads = 4, kLines = 5000;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&writer, t] {
-      for (int i = 0; i < kLines; ++i) {
-        std::string line = "t" + std::to_string(t) + " " + std::to_string(i) + "\n";
-        while (!writer.push(line)) std::this_thread::yield();
+    threads.emplace_back([&writer, &line, lines_each, t] {
+      for (int i = 0; i < lines_each; ++i) {
+        const std::string text = line(t, i) + "\n";
+        while (!writer.push(text)) std::this_thread::yield();
       }
     });
   }
@@ -180,13 +150,29 @@ TEST(FileLogWriterTest, EachThreadsLinesStayInOrder) {
   ASSERT_TRUE(writer.flush(5s));
   std::vector<int> next(kThreads, 0);
   auto lines = read_lines(dir.file("t.log"));
-  ASSERT_EQ(lines.size(), static_cast<std::size_t>(kThreads * kLines));
-  for (const auto& line : lines) {
-    int t = line[1] - '0';
-    ASSERT_EQ(line, "t" + std::to_string(t) + " " + std::to_string(next[t]))
-        << "a line out of order or torn";
+  ASSERT_EQ(lines.size(), static_cast<std::size_t>(kThreads * lines_each));
+  for (const auto& got : lines) {
+    const int t = got.size() > 1 ? got[1] - '0' : -1;
+    ASSERT_TRUE(t >= 0 && t < kThreads) << got;
+    ASSERT_EQ(got, line(t, next[t])) << "a line out of order or torn";
     ++next[t];
   }
+}
+
+TEST(FileLogWriterTest, EachThreadsLinesStayInOrder) {
+  expect_threads_lines_whole_and_in_order(1 << 20, 5000, [](int t, int i) {
+    return "t" + std::to_string(t) + " " + std::to_string(i);
+  });
+}
+
+// Chunks of 64 bytes and lines of 10 to 200 bytes: some fit the chunk's rest, some span two
+// to four chunks.
+TEST(FileLogWriterTest, LinesSpanningChunksFromManyThreadsArriveWhole) {
+  expect_threads_lines_whole_and_in_order(256, 2000, [](int t, int i) {
+    std::string line = "t" + std::to_string(t) + " " + std::to_string(i) + " ";
+    line.append(static_cast<std::size_t>((i * 37) % 190), static_cast<char>('a' + t));
+    return line;
+  });
 }
 
 TEST(FileLogWriterTest, FullQueueDropsAndCountsWithoutBlocking) {

@@ -148,16 +148,23 @@ TEST(RateLimitingHandler, HideClientHeadersAndCustomError) {
       << "Kong sends no Retry-After when headers are hidden";
 }
 
-TEST(RateLimitingHandler, OursReplaceTheUpstreamsRateLimitHeaders) {
+// A 200 from the upstream with `upstream` headers, after one request admitted by a limit of
+// 3 per minute by IP, through the plugin's header_filter.
+ResponseHead filtered_upstream_200(http::HeaderList upstream) {
   Fixture f(json::object{{"minute", 3}, {"limit_by", "ip"}});
   Call call;
   RequestContext ctx = run(*f.handler, call);
   ResponseHead head;
   head.status = 200;
-  head.headers = {
-      {"x-ratelimit-limit-minute", "999"}, {"Content-Type", "text/plain"}, {"Retry-After", "7"}};
+  head.headers = std::move(upstream);
   for (auto& h : ctx.response_headers) head.headers.push_back(h);  // what the proxy does
   f.handler->header_filter(ctx, head);
+  return head;
+}
+
+TEST(RateLimitingHandler, OursReplaceTheUpstreamsRateLimitHeaders) {
+  ResponseHead head = filtered_upstream_200(
+      {{"x-ratelimit-limit-minute", "999"}, {"Content-Type", "text/plain"}, {"Retry-After", "7"}});
   EXPECT_EQ(count_header(head.headers, "X-RateLimit-Limit-Minute"), 1);
   EXPECT_EQ(http::find_header(head.headers, "X-RateLimit-Limit-Minute"), "3");
   EXPECT_EQ(http::find_header(head.headers, "Retry-After"), "7");  // not ours on a 200
@@ -165,19 +172,12 @@ TEST(RateLimitingHandler, OursReplaceTheUpstreamsRateLimitHeaders) {
 }
 
 TEST(RateLimitingHandler, ShadowingMatchesNamesCaseInsensitivelyAndOnlyRateLimitNames) {
-  Fixture f(json::object{{"minute", 3}, {"limit_by", "ip"}});
-  Call call;
-  RequestContext ctx = run(*f.handler, call);
-  ResponseHead head;
-  head.status = 200;
-  head.headers = {{"X-RATELIMIT-REMAINING-MINUTE", "77"},
-                  {"ratelimit-reset", "99"},
-                  {"X-RateLimiter", "keep"},
-                  {"RateLimitX", "keep"},
-                  {"Retry-After-Hint", "keep"},
-                  {"x-ratelimit-", "keep"}};
-  for (auto& h : ctx.response_headers) head.headers.push_back(h);
-  f.handler->header_filter(ctx, head);
+  ResponseHead head = filtered_upstream_200({{"X-RATELIMIT-REMAINING-MINUTE", "77"},
+                                             {"ratelimit-reset", "99"},
+                                             {"X-RateLimiter", "keep"},
+                                             {"RateLimitX", "keep"},
+                                             {"Retry-After-Hint", "keep"},
+                                             {"x-ratelimit-", "keep"}});
   EXPECT_EQ(count_header(head.headers, "X-RateLimit-Remaining-Minute"), 1);
   EXPECT_EQ(http::find_header(head.headers, "X-RateLimit-Remaining-Minute"), "2");
   EXPECT_EQ(count_header(head.headers, "RateLimit-Reset"), 1);

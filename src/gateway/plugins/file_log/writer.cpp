@@ -189,10 +189,9 @@ bool LogWriter::push(std::string_view line) {
   Lane& lane = lane_for_this_thread();
   const std::size_t room = chunk_bytes_ - lane.head_used;
   if (line.size() <= room) {
-    std::memcpy(lane.head->data.get() + lane.head_used, line.data(), line.size());
-    lane.head_used += line.size();
-    lane.head->state.store(lane.head_used, std::memory_order_release);
-    publish(lane, line.size());
+    char* at = lane.head->data.get() + lane.head_used;
+    std::memcpy(at, line.data(), line.size());
+    commit({&lane, at}, line.size());
     return true;
   }
   // Across chunks: all or nothing, so first make sure the chunks are there.
